@@ -1,0 +1,16 @@
+package catalogue
+
+// Defs returns every definition of every revision. Each file of this
+// package contributes one area of the protocol.
+func Defs() []Def {
+	var all []Def
+	for _, part := range [][]Def{
+		baseDefs(),    // base.go: JSON-RPC, lifecycle, capabilities, metadata, errors, unions
+		featureDefs(), // features.go: content, tools, resources, prompts, completion, logging
+		clientDefs(),  // client.go: sampling, elicitation, roots, MRTR input requests
+		taskDefs(),    // tasks.go: 2025-11-25 tasks
+	} {
+		all = append(all, part...)
+	}
+	return all
+}

@@ -1,0 +1,5 @@
+package catalogue
+
+func clientDefs() []Def {
+	return []Def{}
+}
