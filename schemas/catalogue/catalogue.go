@@ -5,7 +5,7 @@ package catalogue
 func Defs() []Def {
 	var all []Def
 	for _, part := range [][]Def{
-		baseDefs(),    // base.go: JSON-RPC, lifecycle, capabilities, metadata, errors, unions
+		baseDefs(),    // base.go: JSON-RPC envelopes, base types, _meta objects, errors, unions
 		featureDefs(), // features.go: content, tools, resources, prompts, completion, logging
 		clientDefs(),  // client.go: sampling, elicitation, roots, MRTR input requests
 		taskDefs(),    // tasks.go: 2025-11-25 tasks

@@ -1,0 +1,5 @@
+package catalogue
+
+func lifecycleDefs() []Def {
+	return []Def{}
+}
