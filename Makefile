@@ -1,0 +1,61 @@
+# mcpbroker build and test entry points. `make test` is what CI runs
+# (.ci/run); it installs the tools it needs by itself.
+
+GO        ?= go
+BIN       := bin/mcpbroker
+PKGS      := ./...
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(GOBIN)/staticcheck
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+
+# Fuzz targets: package:Target, each run for $(FUZZTIME) by `make fuzz`.
+FUZZ_TARGETS := \
+	./schemas/jsonrpc:FuzzParseFrame \
+	./schemas/jsonrpc:FuzzReader \
+	./schemas:FuzzValidate
+
+.PHONY: all build run test unit fuzz bench lint generate check-generated tools
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mcpbroker
+
+# Until `serve` exists (issue 5), the main job validates example messages.
+run: build
+	./$(BIN) validate --revision 2025-06-18 examples/messages/2025-06-18.ndjson
+
+test: lint check-generated unit fuzz
+
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)
+
+generate:
+	$(GO) generate ./schemas
+
+# The generated schemas are checked in; fail if they are stale.
+check-generated:
+	$(GO) test -count=1 -run 'TestGeneratedUpToDate' ./schemas
+
+tools: $(STATICCHECK)
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
