@@ -135,11 +135,11 @@ type methodEntry struct {
 }
 
 type revisionSchemas struct {
-	rev       Revision
-	url       string
-	methods   map[string]*methodEntry
-	errorSch  *jsonschema.Schema
-	defs      map[string]any // raw $defs, for DefNames
+	rev      Revision
+	url      string
+	methods  map[string]*methodEntry
+	errorSch *jsonschema.Schema
+	defs     map[string]any // raw $defs, for DefNames
 
 	mu       sync.Mutex // guards compiler and defCache (ValidateDef only)
 	compiler *jsonschema.Compiler

@@ -52,7 +52,6 @@ Exit code: 0 all valid, 1 some invalid, 2 usage or I/O error.`,
 // validateResult is one line of --format json output.
 type validateResult struct {
 	Index  int             `json:"index"`
-	Line   int             `json:"line"`
 	Valid  bool            `json:"valid"`
 	Kind   string          `json:"kind,omitempty"`
 	Method string          `json:"method,omitempty"`
@@ -102,7 +101,7 @@ func runValidate(cmd *cobra.Command, args []string, o validateOpts) error {
 	enc.SetEscapeHTML(false)
 
 	pending := map[string]string{} // request id key -> method
-	var index, invalid, line int
+	var index, invalid int
 	report := func(res validateResult) error {
 		if !res.Valid {
 			invalid++
@@ -117,6 +116,9 @@ func runValidate(cmd *cobra.Command, args []string, o validateOpts) error {
 			return nil
 		}
 		what := res.Kind
+		if what == "" {
+			what = "unparsed"
+		}
 		if res.Method != "" {
 			what += " " + res.Method
 		}
@@ -125,14 +127,14 @@ func runValidate(cmd *cobra.Command, args []string, o validateOpts) error {
 			if path == "" {
 				path = "/"
 			}
-			if _, err := fmt.Fprintf(out, "%s:%d: message %d (%s): %s: %s\n", name, res.Line, res.Index, what, path, is.Message); err != nil {
+			if _, err := fmt.Fprintf(out, "%s: message %d (%s): %s: %s\n", name, res.Index, what, path, is.Message); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	checkOne := func(m *jsonrpc.Message) validateResult {
-		res := validateResult{Index: index, Line: line, Kind: m.Kind.String(), Method: m.Method}
+		res := validateResult{Index: index, Kind: m.Kind.String(), Method: m.Method}
 		index++
 		c := check
 		switch m.Kind {
@@ -153,7 +155,7 @@ func runValidate(cmd *cobra.Command, args []string, o validateOpts) error {
 		return res
 	}
 	fail := func(err error) validateResult {
-		res := validateResult{Index: index, Line: line}
+		res := validateResult{Index: index}
 		index++
 		res.Errors = issuesOf(err)
 		return res
@@ -162,7 +164,6 @@ func runValidate(cmd *cobra.Command, args []string, o validateOpts) error {
 	r := jsonrpc.NewReader(in, o.maxSize)
 	for {
 		b, err := r.Next()
-		line = r.Line()
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -20,13 +20,16 @@
 // MCP stdio transport: one message per line, with bounded memory for
 // oversized lines.
 //
-// # Duplicate members
+// # Duplicate and lookalike members
 //
 // A message in which one of the members that determine its meaning
 // ("jsonrpc", "id", "method", "params", "result", "error") appears more than
 // once is rejected as an invalid request (-32600). JSON parsers disagree on
 // which duplicate wins (encoding/json keeps the last, others keep the
 // first), so accepting such a message would let the proxy and the peer
-// behind it see two different messages. Duplicates of any other member are
-// ignored, like the members themselves.
+// behind it see two different messages. For the same reason a member whose
+// name equals one of these only when compared case-insensitively ("Method",
+// "ID", "paramſ", ...) is rejected too: encoding/json, used by Go peers,
+// matches member names that way. Any other member, duplicated or not, is
+// ignored and stays in Message.Raw.
 package jsonrpc

@@ -133,7 +133,7 @@ func parse(b []byte) (*Message, *Error) {
 	}
 	m := new(Message)
 	if err := s.message(0, m); err != nil {
-		return nil, err
+		return nil, s.endAfter(err)
 	}
 	if err := s.end(); err != nil {
 		return nil, err
@@ -179,7 +179,7 @@ func parseFrame(b []byte) (*Frame, *Error) {
 	case '{':
 		one := new(single)
 		if err := s.message(0, &one.msg); err != nil {
-			return nil, err
+			return nil, s.endAfter(err)
 		}
 		if err := s.end(); err != nil {
 			return nil, err
@@ -248,6 +248,19 @@ func parseFrame(b []byte) (*Frame, *Error) {
 	return f, nil
 }
 
+// endAfter returns the error for a top-level message that failed with err:
+// err itself if it is a parse error or only whitespace follows, or the parse
+// error for what follows, which takes precedence over an invalid request.
+func (s *scanner) endAfter(err *Error) *Error {
+	if err.Code == CodeParseError {
+		return err
+	}
+	if perr := s.end(); perr != nil {
+		return perr
+	}
+	return err
+}
+
 // notObject handles a top-level value that is not an object: a parse error
 // if it is not well-formed JSON, an invalid request otherwise.
 func (s *scanner) notObject() *Error {
@@ -275,21 +288,44 @@ type member struct {
 // envelope holds the significant members of a message object.
 type envelope struct {
 	jsonrpc, id, method, params, result, error member
+	// lookalike is the name of a member that equals a significant name
+	// only when compared case-insensitively, or nil.
+	lookalike []byte
+}
+
+// significantNames lists the names of the members that give a message its
+// meaning.
+func significantNames() [6]string {
+	return [...]string{"jsonrpc", "id", "method", "params", "result", "error"}
 }
 
 // lookup returns the member named by the quoted JSON string key, or nil if
-// the name is not significant.
+// the name is not significant. A name that matches a significant one only
+// case-insensitively (as encoding/json would match it, Unicode folding
+// included) is recorded in e.lookalike.
 func (e *envelope) lookup(key []byte, escaped bool) *member {
-	if escaped {
-		// The longest significant name, "jsonrpc", is at most 7*6+2 bytes
-		// when fully escaped; decode into a stack buffer.
-		if len(key) > 44 {
-			return nil
-		}
-		var buf [44]byte
-		return e.lookupName(appendUnquoted(buf[:0], key))
+	// Significant names have at most 7 runes; their case-insensitive
+	// lookalikes take at most 3 bytes a rune, or 6 when escaped.
+	if len(key) > 7*6+2 {
+		return nil
 	}
-	return e.lookupName(key[1 : len(key)-1])
+	name := key[1 : len(key)-1]
+	var buf [7 * 6]byte
+	if escaped {
+		name = appendUnquoted(buf[:0], key)
+	}
+	if m := e.lookupName(name); m != nil {
+		return m
+	}
+	if e.lookalike == nil && len(name) >= 2 && len(name) <= 7*3 {
+		for _, s := range significantNames() {
+			if bytes.EqualFold(name, []byte(s)) {
+				e.lookalike = key
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // lookupName returns the member with the given decoded name, or nil.
@@ -387,16 +423,13 @@ func (e *envelope) classify(data, raw []byte, m *Message) *Error {
 		}
 	}
 
-	for _, d := range [...]struct {
-		name string
-		f    *member
-	}{
-		{"jsonrpc", &e.jsonrpc}, {"id", &e.id}, {"method", &e.method},
-		{"params", &e.params}, {"result", &e.result}, {"error", &e.error},
-	} {
-		if d.f.count > 1 {
-			return invalidRequest("duplicate "+strconv.Quote(d.name)+" member", id)
+	for _, name := range significantNames() {
+		if e.lookupName([]byte(name)).count > 1 {
+			return invalidRequest("duplicate "+strconv.Quote(name)+" member", id)
 		}
+	}
+	if e.lookalike != nil {
+		return invalidRequest("member name "+string(e.lookalike)+" differs from a JSON-RPC member name only in case", id)
 	}
 	if e.jsonrpc.count == 0 {
 		return invalidRequest(`missing "jsonrpc" member`, id)

@@ -30,7 +30,7 @@ const maxEmptyReads = 100
 //
 // Lines may end in "\n" or "\r\n"; empty and whitespace-only lines are
 // skipped. A line longer than the limit is discarded without being buffered,
-// so a Reader never holds more than about maxSize bytes, and reading resumes
+// so a Reader never buffers more than maxSize+2 bytes, and reading resumes
 // with the following line.
 //
 // A Reader is not safe for concurrent use.
