@@ -139,7 +139,11 @@ type revisionSchemas struct {
 	url      string
 	methods  map[string]*methodEntry
 	errorSch *jsonschema.Schema
-	defs     map[string]any // raw $defs, for DefNames
+	// Generic envelopes (JSONRPCRequest, JSONRPCNotification, JSONRPC
+	// result response): they constrain params._meta and result._meta,
+	// which the method definitions of older revisions do not model.
+	requestSch, notificationSch, resultSch *jsonschema.Schema
+	defs                                   map[string]any // raw $defs, for DefNames
 
 	mu       sync.Mutex // guards compiler and defCache (ValidateDef only)
 	compiler *jsonschema.Compiler
@@ -217,12 +221,17 @@ func compileRevision(r Revision) (*revisionSchemas, error) {
 		}
 		rs.methods[name] = me
 	}
-	errDef := "JSONRPCError"
+	errDef, resDef := "JSONRPCError", "JSONRPCResponse"
 	if r >= V20251125 {
-		errDef = "JSONRPCErrorResponse"
+		errDef, resDef = "JSONRPCErrorResponse", "JSONRPCResultResponse"
 	}
-	if rs.errorSch, err = compile(errDef); err != nil {
-		return nil, err
+	for _, x := range []struct {
+		dst **jsonschema.Schema
+		def string
+	}{{&rs.errorSch, errDef}, {&rs.resultSch, resDef}, {&rs.requestSch, "JSONRPCRequest"}, {&rs.notificationSch, "JSONRPCNotification"}} {
+		if *x.dst, err = compile(x.def); err != nil {
+			return nil, err
+		}
 	}
 	return rs, nil
 }
@@ -348,6 +357,13 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 			}
 			inst["params"] = p
 		}
+		env, envDef := rs.notificationSch, "JSONRPCNotification"
+		if wantReq {
+			env, envDef = rs.requestSch, "JSONRPCRequest"
+		}
+		if err := env.Validate(inst); err != nil {
+			return verr(m.Method, envDef, ErrInvalidParams, v.issues(err, "")...)
+		}
 		if err := me.msgSch.Validate(inst); err != nil {
 			return verr(m.Method, me.message, ErrInvalidParams, v.issues(err, "")...)
 		}
@@ -363,6 +379,10 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 		res, err := decode(m.Result)
 		if err != nil {
 			return verr(c.Method, "", err)
+		}
+		env := map[string]any{"jsonrpc": "2.0", "id": idValue(m.ID), "result": res}
+		if err := rs.resultSch.Validate(env); err != nil {
+			return verr(c.Method, "JSONRPCResponse", ErrInvalidResult, v.issues(err, "")...)
 		}
 		var first error
 		for i, s := range me.resSch {

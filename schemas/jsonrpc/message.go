@@ -481,8 +481,10 @@ func (e *envelope) classify(data, raw []byte, m *Message) *Error {
 		if e.params.count != 0 {
 			return invalidRequest(`response has a "params" member`, id)
 		}
-		if e.id.count == 0 {
-			return invalidRequest(`response has no "id" member`, nil)
+		if e.id.count == 0 && e.result.count == 1 {
+			// An error response may lack its id: the id of the request could
+			// not be read (MCP 2025-11-25 made it optional, 3.F4).
+			return invalidRequest(`result response has no "id" member`, nil)
 		}
 		if e.result.count == 1 {
 			if nullID {
@@ -497,7 +499,9 @@ func (e *envelope) classify(data, raw []byte, m *Message) *Error {
 				return invalidRequest(`"error" member must be an object`, id)
 			}
 			m.Kind = KindError
-			m.ID = value(&e.id)
+			if e.id.count != 0 {
+				m.ID = value(&e.id)
+			}
 			m.Error = v
 		}
 	default:

@@ -230,6 +230,16 @@ func TestParseRawPreserved(t *testing.T) {
 	}
 }
 
+func TestParseErrorWithoutID(t *testing.T) {
+	m, err := Parse([]byte(`{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != KindError || m.ID != nil {
+		t.Fatalf("got kind %v id %q, want an error with no id", m.Kind, m.ID)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	deep := func(n int) string {
 		return `{"jsonrpc":"2.0","method":"m","params":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`
@@ -335,7 +345,7 @@ func TestParseErrors(t *testing.T) {
 		{"error null", `{"jsonrpc":"2.0","id":1,"error":null}`, CodeInvalidRequest, `1`},
 		{"error array", `{"jsonrpc":"2.0","id":1,"error":[]}`, CodeInvalidRequest, `1`},
 		{"result without id", `{"jsonrpc":"2.0","result":1}`, CodeInvalidRequest, ""},
-		{"error without id", `{"jsonrpc":"2.0","error":{"code":1,"message":""}}`, CodeInvalidRequest, ""},
+		{"result without id", `{"jsonrpc":"2.0","result":{}}`, CodeInvalidRequest, ""},
 		{"params on response", `{"jsonrpc":"2.0","id":1,"result":1,"params":{}}`, CodeInvalidRequest, `1`},
 		{"duplicate method", `{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}`, CodeInvalidRequest, `1`},
 		{"duplicate escaped method", `{"jsonrpc":"2.0","id":1,"method":"a","\u006dethod":"a"}`, CodeInvalidRequest, `1`},
