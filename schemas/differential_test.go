@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/mcpbroker/mcpbroker/schemas"
-	"github.com/mcpbroker/mcpbroker/schemas/internal/official"
+	"github.com/mcpbroker/mcpbroker/schemas/official"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 )
 
