@@ -20,6 +20,10 @@ import (
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 )
 
+// RuleNegotiateEachSide is recorded when a translated initialize request or
+// result is made to name the target revision (REVISIONS.md 0.2 rule 4).
+const RuleNegotiateEachSide = "0.2#4"
+
 // Direction is the side that sent a message.
 type Direction uint8
 
@@ -344,6 +348,21 @@ func (c *Chain) Translate(m *jsonrpc.Message, dir Direction, ctx *Context) Outco
 		}
 		if t.done {
 			return t.outcome
+		}
+	}
+	if len(c.steps) > 0 && t.Method == "initialize" {
+		// Rule 0.2 #4: each side negotiates in its own revision, so the
+		// translated handshake names the target revision.
+		var body *Node
+		switch t.Kind {
+		case jsonrpc.KindRequest:
+			body = t.Params()
+		case jsonrpc.KindResult:
+			body = t.Result()
+		}
+		if body.Get("protocolVersion").IsString() {
+			body.Set("protocolVersion", NewString(c.to.String()))
+			t.Apply(RuleNegotiateEachSide)
 		}
 	}
 	o := t.outcome
