@@ -360,9 +360,13 @@ func (c *Chain) Translate(m *jsonrpc.Message, dir Direction, ctx *Context) Outco
 		case jsonrpc.KindResult:
 			body = t.Result()
 		}
-		if body.Get("protocolVersion").IsString() {
+		if pv := body.Get("protocolVersion"); pv.IsString() && pv.Str() != c.to.String() {
+			path := "/params/protocolVersion"
+			if t.Kind == jsonrpc.KindResult {
+				path = "/result/protocolVersion"
+			}
 			body.Set("protocolVersion", NewString(c.to.String()))
-			t.Apply(RuleNegotiateEachSide)
+			t.Lose(RuleNegotiateEachSide, path, "was "+pv.Str())
 		}
 	}
 	o := t.outcome

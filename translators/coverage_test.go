@@ -84,11 +84,15 @@ func coverageMarkdown(t *testing.T) []byte {
 	b.WriteString("tests (`TestValidityProperty`, `TestRoundTripProperty`) over the whole corpus.\n\n")
 	b.WriteString("| Row | Verb | Owner | What the code does | Tests |\n|---|---|---|---|---|\n")
 	for _, r := range Rows() {
-		ts := strings.Join(tests[r.ID], "<br>")
-		if ts == "" {
-			ts = "—"
+		ts := tests[r.ID]
+		for _, x := range r.Tests {
+			ts = append(ts, "`"+x+"`")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.ID, r.Verb, r.Owner, strings.ReplaceAll(r.Note, "|", "\\|"), ts)
+		cell := strings.Join(ts, "<br>")
+		if cell == "" {
+			cell = "—"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.ID, r.Verb, r.Owner, strings.ReplaceAll(r.Note, "|", "\\|"), cell)
 	}
 	return b.Bytes()
 }

@@ -175,6 +175,10 @@ func TestRoundTripProperty(t *testing.T) {
 					}
 					for _, d := range c.dirs {
 						ctx := Context{Method: c.meth}.Defaults()
+						// serverInfo is a session fact that 4.F5 ADDs to every
+						// result toward 2026; without one in the session the
+						// round trip adds nothing the original lacked.
+						ctx.ServerInfo = nil
 						o1 := there.Translate(c.msg, d, &ctx)
 						if o1.Kind != Forward {
 							continue
@@ -250,11 +254,18 @@ func diffAt(path string, x, y any, lost []Loss) string {
 		return ""
 	case []any:
 		yv, ok := y.([]any)
-		if !ok || len(xv) != len(yv) {
-			return path + " (array)"
+		if !ok && y != nil {
+			return path + " (type)"
 		}
-		for i := range xv {
-			if d := diffAt(path+"/"+strconv.Itoa(i), xv[i], yv[i], lost); d != "" {
+		for i := range max(len(xv), len(yv)) {
+			var xe, ye any
+			if i < len(xv) {
+				xe = xv[i]
+			}
+			if i < len(yv) {
+				ye = yv[i]
+			}
+			if d := diffAt(path+"/"+strconv.Itoa(i), xe, ye, lost); d != "" {
 				return d
 			}
 		}

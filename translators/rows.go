@@ -16,6 +16,8 @@ type Row struct {
 	Owner string
 	// Note says briefly what the translator does for the row.
 	Note string
+	// Tests names tests other than the golden cases that prove the row.
+	Tests []string
 }
 
 // Rows returns every row of the matrix with its owner, sorted by ID.
