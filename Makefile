@@ -14,7 +14,14 @@ BENCHTIME ?= 1s
 FUZZ_TARGETS := \
 	./schemas/jsonrpc:FuzzParseFrame \
 	./schemas/jsonrpc:FuzzReader \
-	./schemas:FuzzValidate
+	./schemas:FuzzValidate \
+	./translators:FuzzNode \
+	./translators:FuzzChain \
+	./translators:FuzzStep12 \
+	./translators:Fuzz23 \
+	./translators:Fuzz34 \
+	./translators:Fuzz45 \
+	./translators:Fuzz45Fields
 
 .PHONY: all build run test unit fuzz bench lint generate check-generated tools
 
