@@ -45,9 +45,12 @@ func BenchmarkTranslate(b *testing.B) {
 		method   string
 		from, to schemas.Revision
 	}{
+		{"tools-call/one-hop-2025-11-25-to-2026-07-28", benchCallTool(), ClientToServer, "", schemas.V20251125, schemas.V20260728},
 		{"tools-call/one-hop", benchCallTool(), ClientToServer, "", schemas.V20241105, schemas.V20250326},
 		{"tools-call/chain-2024-to-2026", benchCallTool(), ClientToServer, "", schemas.V20241105, schemas.V20260728},
 		{"tools-list-50/one-hop", benchToolsList(50), ServerToClient, "tools/list", schemas.V20241105, schemas.V20250326},
+		{"tools-list-50/one-hop-2025-06-18-to-2025-11-25", benchToolsList(50), ServerToClient, "tools/list", schemas.V20250618, schemas.V20251125},
+		{"tools-list-50/one-hop-2025-11-25-to-2025-06-18", benchToolsList(50), ServerToClient, "tools/list", schemas.V20251125, schemas.V20250618},
 		{"tools-list-50/chain-2024-to-2026", benchToolsList(50), ServerToClient, "tools/list", schemas.V20241105, schemas.V20260728},
 	}
 	for _, c := range cases {

@@ -45,8 +45,25 @@ func NewJSON(raw string) *Node { return Parse([]byte(raw)) }
 
 // NewString returns a JSON string node.
 func NewString(s string) *Node {
-	b, _ := json.Marshal(s) // a string always marshals
-	return &Node{raw: b, kind: '"'}
+	return &Node{raw: appendQuoted(make([]byte, 0, len(s)+2), s), kind: '"'}
+}
+
+// appendQuoted appends s as a JSON string. Plain printable ASCII takes a
+// fast path; anything else is escaped by encoding/json (without HTML
+// escaping, as the peers wrote it).
+func appendQuoted(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s) // a string always encodes
+			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // NewInt returns a JSON number node.
@@ -108,6 +125,7 @@ func (n *Node) Raw() []byte {
 		return n.raw
 	}
 	var b bytes.Buffer
+	b.Grow(len(n.raw) + 256)
 	n.encode(&b)
 	return b.Bytes()
 }
@@ -282,59 +300,59 @@ func (n *Node) touch() {
 	// Ancestors of an already dirty node are dirty too: touch stops there.
 }
 
-// parse decodes one level of an object or array node.
+// parse decodes one level of an object or array node. It counts the
+// children first, so that the child nodes and the member slice take one
+// allocation each.
 func (n *Node) parse() {
 	if n.parsed {
 		return
 	}
 	n.parsed = true
-	if n.raw == nil {
+	if n.raw == nil || (n.kind != '{' && n.kind != '[') {
 		return
 	}
 	s := n.raw
-	i := 1
-	switch n.kind {
-	case '{':
-		for {
-			i = skipSpace(s, i)
-			if s[i] == '}' {
-				return
-			}
-			if s[i] == ',' {
-				i = skipSpace(s, i+1)
-			}
-			ks := i
+	count := 0
+	for i := skipSpace(s, 1); i < len(s) && s[i] != '}' && s[i] != ']'; {
+		if n.kind == '{' {
 			i = skipString(s, i)
-			rawKey := s[ks:i]
 			i = skipSpace(s, i)
 			i = skipSpace(s, i+1) // ':'
-			vs := i
-			i = skipValue(s, i)
-			v := &Node{raw: s[vs:i], kind: kindOf(s[vs]), parent: n}
-			n.members = append(n.members, member{key: unquote(rawKey), rawKey: rawKey, val: v})
-			i = skipSpace(s, i)
-			if s[i] == '}' {
-				return
-			}
-			i++ // ','
 		}
-	case '[':
-		for {
+		i = skipValue(s, i)
+		count++
+		i = skipSpace(s, i)
+		if i < len(s) && s[i] == ',' {
+			i = skipSpace(s, i+1)
+		}
+	}
+	nodes := make([]Node, count)
+	if n.kind == '{' {
+		n.members = make([]member, 0, count)
+	} else {
+		n.elems = make([]*Node, 0, count)
+	}
+	for i, k := skipSpace(s, 1), 0; k < count; k++ {
+		var rawKey []byte
+		if n.kind == '{' {
+			ks := i
+			i = skipString(s, i)
+			rawKey = s[ks:i]
 			i = skipSpace(s, i)
-			if s[i] == ']' {
-				return
-			}
-			if s[i] == ',' {
-				i = skipSpace(s, i+1)
-			}
-			vs := i
-			i = skipValue(s, i)
-			n.elems = append(n.elems, &Node{raw: s[vs:i], kind: kindOf(s[vs]), parent: n})
-			i = skipSpace(s, i)
-			if s[i] == ']' {
-				return
-			}
-			i++
+			i = skipSpace(s, i+1) // ':'
+		}
+		vs := i
+		i = skipValue(s, i)
+		v := &nodes[k]
+		*v = Node{raw: s[vs:i], kind: kindOf(s[vs]), parent: n}
+		if n.kind == '{' {
+			n.members = append(n.members, member{key: unquote(rawKey), rawKey: rawKey, val: v})
+		} else {
+			n.elems = append(n.elems, v)
+		}
+		i = skipSpace(s, i)
+		if i < len(s) && s[i] == ',' {
+			i = skipSpace(s, i+1)
 		}
 	}
 }
@@ -355,8 +373,7 @@ func (n *Node) encode(b *bytes.Buffer) {
 			if m.rawKey != nil {
 				b.Write(m.rawKey)
 			} else {
-				k, _ := json.Marshal(m.key)
-				b.Write(k)
+				b.Write(appendQuoted(nil, m.key))
 			}
 			b.WriteByte(':')
 			m.val.encode(b)

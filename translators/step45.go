@@ -1,7 +1,6 @@
 package translators
 
 import (
-	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -521,21 +520,15 @@ func lm45ParseObject(raw json.RawMessage) *Node {
 	if len(raw) == 0 || !json.Valid(raw) {
 		return NewObject()
 	}
-	n := Parse(lm45Compact(raw)) // a compact copy: the node must not alias the Context
+	// Nodes never write into the bytes they wrap, so aliasing the Context
+	// is safe; an edit builds new nodes.
+	n := Parse(raw)
 	if !n.IsObject() {
 		return NewObject()
 	}
 	return n
 }
 
-// lm45Compact returns a compact copy of valid JSON text.
-func lm45Compact(raw []byte) []byte {
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return bytes.Clone(raw)
-	}
-	return b.Bytes()
-}
 
 // lm45Int reads an integer node (JSON allows -32042.0 and -3.2042e4).
 func lm45Int(n *Node) (int64, bool) {
