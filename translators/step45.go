@@ -529,7 +529,6 @@ func lm45ParseObject(raw json.RawMessage) *Node {
 	return n
 }
 
-
 // lm45Int reads an integer node (JSON allows -32042.0 and -3.2042e4).
 func lm45Int(n *Node) (int64, bool) {
 	if !n.IsNumber() {
