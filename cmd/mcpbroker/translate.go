@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,7 +35,8 @@ into revision B as sent by the given side (c2s: the client sent it; s2c: the ser
 and prints the translated messages as NDJSON on stdout.
 
 A response is translated by the method of the request with the same id earlier in the
-stream, or of --method. Session facts a single message lacks (client info and
+stream, or of --method; a request in the stream that only the other side sends is
+used as such context and not translated. Session facts a single message lacks (client info and
 capabilities for a 2026-07-28 request, server info, log level, caching hints) come from
 --context FILE, a JSON object with the keys clientInfo, clientCapabilities, serverInfo,
 serverCapabilities, logLevel, cacheTtlMs, cacheScope; defaults: clientInfo
@@ -124,6 +126,12 @@ func runTranslate(cmd *cobra.Command, args []string, o translateOpts) error {
 		case jsonrpc.KindRequest:
 			pending[jsonrpc.IDKey(m.ID)] = m.Method
 			what += " " + m.Method
+			if info, ok := v.Method(from, m.Method); ok && !slices.Contains(info.Senders, sender) && slices.Contains(info.Senders, receiver) {
+				// A request of the other side, in the stream so that the
+				// responses after it can be typed: context, not input.
+				report(what, "context only: sent by the %s, so not translated", receiver)
+				return nil
+			}
 		case jsonrpc.KindNotification:
 			what += " " + m.Method
 		default:
