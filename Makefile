@@ -15,6 +15,7 @@ FUZZ_TARGETS := \
 	./schemas/jsonrpc:FuzzParseFrame \
 	./schemas/jsonrpc:FuzzReader \
 	./schemas:FuzzValidate \
+	./schemas:FuzzFastpath \
 	./translators:FuzzNode \
 	./translators:FuzzChain \
 	./translators:FuzzStep12 \

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/mcpbroker/mcpbroker/schemas"
-	"github.com/mcpbroker/mcpbroker/schemas/official"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
+	"github.com/mcpbroker/mcpbroker/schemas/official"
 )
 
 // intentional applies the verdict differences listed in DIFFERENCES.md to

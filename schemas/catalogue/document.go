@@ -43,6 +43,7 @@ func document(r schemas.Revision, allowMissing bool) ([]byte, error) {
 			}
 		}
 	}
+	simplify(defs)
 	doc := map[string]any{
 		"$schema":       "https://json-schema.org/draft/2020-12/schema",
 		"$id":           SchemaID(r),

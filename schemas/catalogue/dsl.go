@@ -351,6 +351,16 @@ func (u union) Emit(r schemas.Revision) (map[string]any, bool) {
 // "type"). It validates exactly like anyOf over the members, because each
 // member requires its own constant, but it checks only the one member the
 // tag selects instead of trying each in turn.
+//
+// It is emitted as a chain of if/then/else, one link per member in the
+// order given (so list the most frequent member first):
+//
+//	{"type":"object", "required":[tag],
+//	 "if":{"properties":{tag:{"const":v1}}}, "then":{"$ref":m1},
+//	 "else":{"if":..., "then":..., "else":{"properties":{tag:{"enum":[v1,...]}}}}}
+//
+// A tag that names no member reaches the last else, which rejects it with
+// the list of tags (it holds no tag of the list, so that enum fails).
 func Tagged(tag string, members ...TagCase) Node { return tagged{tag: tag, members: members} }
 
 // TagCase is one member of a Tagged union: tag value, referenced
@@ -374,26 +384,27 @@ type tagged struct {
 
 func (t tagged) Emit(r schemas.Revision) (map[string]any, bool) {
 	var values []any
-	var branches []any
+	var members []TagCase
 	for _, m := range t.members {
-		if !m.Span.Has(r) {
-			continue
+		if m.Span.Has(r) {
+			values = append(values, m.Value)
+			members = append(members, m)
 		}
-		values = append(values, m.Value)
-		branches = append(branches, map[string]any{
-			"if":   map[string]any{"properties": map[string]any{t.tag: map[string]any{"const": m.Value}}},
-			"then": map[string]any{"$ref": "#/$defs/" + m.Def},
-		})
 	}
-	if len(values) == 0 {
+	if len(members) == 0 {
 		return nil, false
 	}
-	return map[string]any{
-		"type":       "object",
-		"required":   []any{t.tag},
-		"properties": map[string]any{t.tag: map[string]any{"type": "string", "enum": values}},
-		"allOf":      branches,
-	}, true
+	chain := map[string]any{"properties": map[string]any{t.tag: map[string]any{"type": "string", "enum": values}}}
+	for i := len(members) - 1; i >= 0; i-- {
+		chain = map[string]any{
+			"if":   map[string]any{"properties": map[string]any{t.tag: map[string]any{"const": members[i].Value}}},
+			"then": map[string]any{"$ref": "#/$defs/" + members[i].Def},
+			"else": chain,
+		}
+	}
+	chain["type"] = "object"
+	chain["required"] = []any{t.tag}
+	return chain, true
 }
 
 // ---- whole catalogue ----
