@@ -1,0 +1,96 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"testing"
+
+	"github.com/mcpbroker/mcpbroker/broker/transport"
+	"github.com/mcpbroker/mcpbroker/schemas"
+	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
+)
+
+// autoServer is a scripted MCP server of one revision: it answers
+// initialize and every tools/call, and ignores notifications.
+func autoServer(ctx context.Context, conn transport.Conn, rev schemas.Revision) error {
+	const result = `,"result":{"content":[{"type":"text","text":"sunny, 21 degrees"}],"isError":false}}`
+	for {
+		m, err := conn.Recv(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		msg, err := jsonrpc.Parse(m.Raw)
+		if err != nil {
+			return err
+		}
+		if msg.Kind != jsonrpc.KindRequest {
+			continue
+		}
+		out := append([]byte(`{"jsonrpc":"2.0","id":`), msg.ID...)
+		switch msg.Method {
+		case "initialize":
+			out = append(out, `,"result":{"protocolVersion":"`+rev.String()+`","capabilities":{"tools":{}},"serverInfo":{"name":"bench","version":"1"}}}`...)
+		default:
+			out = append(out, result...)
+		}
+		if err := conn.Send(ctx, transport.Message{Raw: out}); err != nil {
+			return err
+		}
+	}
+}
+
+// BenchmarkRelay measures one tools/call round trip through the relay
+// over the in-memory pipe: client -> relay -> server -> relay -> client.
+func BenchmarkRelay(b *testing.B) {
+	for _, bc := range []struct {
+		name             string
+		client, upstream schemas.Revision
+	}{
+		{"same-2025-11-25", schemas.V20251125, schemas.V20251125},
+		{"2025-11-25-to-2024-11-05", schemas.V20251125, schemas.V20241105},
+	} {
+		for _, validate := range []bool{true, false} {
+			name := bc.name + "/validate=" + strconv.FormatBool(validate)
+			b.Run(name, func(b *testing.B) {
+				cfg := Config{UpstreamRevision: bc.upstream, Logger: slog.New(slog.DiscardHandler)}
+				if validate {
+					cfg.Validator = testValidator(b)
+				}
+				h := start(b, cfg)
+				ctx, cancel := context.WithCancel(context.Background())
+				srv := make(chan error, 1)
+				go func() { srv <- autoServer(ctx, h.server.conn, bc.upstream) }()
+				b.Cleanup(func() {
+					cancel()
+					if err := <-srv; err != nil {
+						b.Errorf("server: %v", err)
+					}
+				})
+				h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"` + bc.client.String() +
+					`","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
+				h.client.recv()
+				h.client.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+				req := transport.Message{Raw: []byte(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"weather","arguments":{"city":"Paris"}}}`)}
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := h.client.conn.Send(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+					m, err := h.client.conn.Recv(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(m.Raw) < 40 || m.Raw[len(m.Raw)-2] != '}' {
+						b.Fatalf("unexpected answer %s", m.Raw)
+					}
+				}
+			})
+		}
+	}
+}

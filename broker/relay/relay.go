@@ -1,0 +1,200 @@
+// Package relay relays one MCP client session to one upstream server
+// session, each side speaking the protocol revision it negotiated.
+//
+// The relay owns the initialize handshake on both sides (REVISIONS.md 0.2
+// rule 4): the client gets the revision it asked for when the broker knows
+// it, and the broker negotiates its own revision with the server. Every
+// message then goes through schema validation (per [Mode]) and through the
+// translator chain of its direction, from the client's revision to the
+// server's or back (package translators).
+//
+// The relay owns all JSON-RPC ids (rule 0.2 #3). Requests forwarded
+// upstream carry broker integer ids 1, 2, 3, ... (the broker's own
+// initialize is 1); requests the server sends to the client carry broker
+// string ids "mcpbroker-1", "mcpbroker-2", .... Responses are mapped back to
+// the id the requester sent, byte for byte, and notifications/cancelled is
+// rewritten to the id space of its receiver. Progress tokens are kept as the
+// client sent them; the relay only remembers which request owns a token so
+// that notifications/progress can be routed (transport.Message.Related).
+//
+// Legacy revisions only: the upstream revision is one of 2024-11-05,
+// 2025-03-26, 2025-06-18 and 2025-11-25, and so is the client's. The
+// stateless 2026-07-28 revision needs the broker state of REVISIONS.md
+// section 4 and is not handled here yet.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mcpbroker/mcpbroker/broker/transport"
+	"github.com/mcpbroker/mcpbroker/schemas"
+)
+
+// Mode says what the relay does with a message that fails schema
+// validation. The zero Mode selects the default of the side: Strict for
+// messages from the client, Warn for messages from the server.
+type Mode uint8
+
+// Validation modes.
+const (
+	// Strict refuses an invalid message: an invalid request is answered
+	// with the JSON-RPC error of the validation failure
+	// (schemas.ValidationError.Code, the issues in the message and in
+	// data.issues); an invalid response is replaced by a -32603 error to
+	// the requester; an invalid notification is dropped and logged. None of
+	// them reaches the other side.
+	Strict Mode = iota + 1
+	// Warn logs an invalid message and relays it anyway.
+	Warn
+	// Off skips validation.
+	Off
+)
+
+// String returns "strict", "warn", "off" or "default".
+func (m Mode) String() string {
+	switch m {
+	case 0:
+		return "default"
+	case Strict:
+		return "strict"
+	case Warn:
+		return "warn"
+	case Off:
+		return "off"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// CodeRequestTimeout is the JSON-RPC error code a client request gets when
+// the upstream does not answer within Config.RequestTimeout. It is in the
+// implementation-defined range, like the official SDKs' request timeout.
+const CodeRequestTimeout = -32001
+
+// Errors returned by Run, matched with errors.Is.
+var (
+	// ErrUpstreamClosed: the upstream session ended (EOF, crash, receive
+	// error) while the client was still connected. Every request still
+	// waiting for the upstream was answered with -32603 "upstream closed".
+	ErrUpstreamClosed = errors.New("relay: upstream closed")
+	// ErrHandshake: the upstream initialize failed (an error response, an
+	// unknown protocolVersion, an invalid result, a timeout). The client's
+	// initialize was answered with an error.
+	ErrHandshake = errors.New("relay: upstream handshake failed")
+)
+
+// Config configures a relay session. The zero value is usable: no
+// validation, negotiate the upstream revision, no logging, no timeout.
+type Config struct {
+	// Validator checks messages against the schema of their revision. It
+	// is shared by all sessions (build it once with schemas.NewValidator).
+	// A nil Validator disables validation whatever the modes say.
+	Validator *schemas.Validator
+	// UpstreamRevision is the protocolVersion the broker offers in its
+	// initialize to the server. Zero means the newest legacy revision
+	// (2025-11-25). Either way the server's answer is accepted when it
+	// names a legacy revision the broker knows; anything else fails the
+	// handshake. A stateless revision (2026-07-28) is a configuration error.
+	UpstreamRevision schemas.Revision
+	// ClientValidation applies to messages from the client (default
+	// Strict); ServerValidation to messages from the server (default Warn).
+	ClientValidation, ServerValidation Mode
+	// Logger receives the session's logs; nil discards them.
+	Logger *slog.Logger
+	// RequestTimeout bounds how long a client request may wait for the
+	// upstream's answer. When it expires the client gets a
+	// CodeRequestTimeout error and the upstream a notifications/cancelled.
+	// Zero means no timeout.
+	RequestTimeout time.Duration
+}
+
+// legacy lists the revisions with an initialize handshake, oldest first.
+func legacy() []schemas.Revision {
+	var out []schemas.Revision
+	for _, r := range schemas.All() {
+		if !r.Stateless() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// latestLegacy is the newest revision with an initialize handshake.
+func latestLegacy() schemas.Revision {
+	l := legacy()
+	return l[len(l)-1]
+}
+
+// withDefaults checks c and fills in the documented defaults.
+func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.UpstreamRevision == 0:
+		c.UpstreamRevision = latestLegacy()
+	case !c.UpstreamRevision.Valid():
+		return c, fmt.Errorf("relay: upstream revision: %w: %d", schemas.ErrUnknownRevision, uint8(c.UpstreamRevision))
+	case c.UpstreamRevision.Stateless():
+		return c, fmt.Errorf("relay: upstream revision %s is stateless; only revisions with an initialize handshake are supported", c.UpstreamRevision)
+	}
+	if c.ClientValidation == 0 {
+		c.ClientValidation = Strict
+	}
+	if c.ServerValidation == 0 {
+		c.ServerValidation = Warn
+	}
+	for _, m := range []Mode{c.ClientValidation, c.ServerValidation} {
+		if m > Off {
+			return c, fmt.Errorf("relay: unknown validation mode %d", uint8(m))
+		}
+	}
+	if c.Validator == nil {
+		c.ClientValidation, c.ServerValidation = Off, Off
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RequestTimeout < 0 {
+		return c, fmt.Errorf("relay: negative request timeout %v", c.RequestTimeout)
+	}
+	return c, nil
+}
+
+// Run relays the client session to an upstream session until either side
+// ends. It reads the client's initialize first (answering any other request
+// with -32600), dials the upstream then, performs the broker's own
+// handshake with it, and relays both ways.
+//
+// Run returns nil when the client ends the session (io.EOF from Recv), an
+// error wrapping ErrUpstreamClosed when the upstream ends first, an error
+// wrapping ErrHandshake when the upstream handshake fails, and an error
+// wrapping ctx.Err() when ctx ends. It always closes the upstream
+// connection it dialed; it never closes client, which belongs to the
+// caller. Once Run has returned it sends nothing more on either
+// connection: its reading goroutines and timeout callbacks have finished.
+//
+// Run reads each side in its own goroutine, so a slow peer on one side
+// never holds up the other direction beyond its own Send. Sends to one
+// Conn are serialized; the Conns need not be safe for concurrent Send.
+func Run(ctx context.Context, client transport.Conn, dial func(context.Context) (transport.Conn, error), cfg Config) error {
+	if client == nil || dial == nil {
+		return errors.New("relay: nil client connection or dial function")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s := newSession(ctx, cfg, client, dial)
+	s.spawn(func() error { return s.clientLoop(ctx) })
+	err = <-s.results
+	cancel()
+	s.wg.Wait()
+	s.shutdown()
+	if errors.Is(err, errClientDone) {
+		return nil
+	}
+	return err
+}

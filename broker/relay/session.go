@@ -1,0 +1,1002 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpbroker/mcpbroker/broker/transport"
+	"github.com/mcpbroker/mcpbroker/schemas"
+	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
+	"github.com/mcpbroker/mcpbroker/translators"
+)
+
+// errClientDone ends the client loop when the client closes the session.
+var errClientDone = errors.New("relay: client closed the session")
+
+// Method names the relay itself looks at.
+const (
+	methodInitialize = "initialize"
+	methodPing       = "ping"
+	methodCancelled  = "notifications/cancelled"
+	methodProgress   = "notifications/progress"
+)
+
+// serverIDPrefix starts the broker ids of server-to-client requests.
+const serverIDPrefix = "mcpbroker-"
+
+// link is what the handshake established. It is immutable once published.
+type link struct {
+	clientRev, upRev schemas.Revision
+	c2s, s2c         *translators.Chain
+	tctx             translators.Context // Method is empty
+}
+
+// call is a client request forwarded upstream, waiting for its response.
+type call struct {
+	key       string          // pending key: the broker's upstream id, as IDKey
+	upID      json.RawMessage // the broker's upstream id
+	clientID  json.RawMessage // the client's id, exactly as sent
+	clientKey string          // jsonrpc.IDKey(clientID)
+	method    string
+	batch     *batch // the client batch the request came in, or nil
+	token     string // IDKey of its progress token, or ""
+	timer     *time.Timer
+	init      bool // the broker's own initialize
+}
+
+// serverCall is a server request forwarded to the client.
+type serverCall struct {
+	key       string // the broker's id toward the client, as IDKey
+	brokerID  json.RawMessage
+	serverID  json.RawMessage // the server's id, exactly as sent
+	serverKey string
+	method    string
+}
+
+// session is the state of one Run.
+type session struct {
+	ctx     context.Context // Run's context; used by timer callbacks only
+	cfg     Config
+	log     *slog.Logger
+	client  transport.Conn
+	dial    func(context.Context) (transport.Conn, error)
+	wg      sync.WaitGroup // the client and upstream loops
+	results chan error     // each loop's result
+	// handshake receives the outcome of the upstream initialize, exactly
+	// once: from whoever removes the broker's initialize call from pending.
+	handshake chan error
+	link      atomic.Pointer[link]
+
+	clientMu sync.Mutex // serializes sends to the client
+
+	upMu sync.Mutex // serializes sends to the upstream; guards up
+	up   transport.Conn
+
+	mu          sync.Mutex
+	initStarted bool
+	clientRev   schemas.Revision    // client side revision, from initialize
+	tctx        translators.Context // client info and capabilities, from initialize
+	upGone      bool                // the upstream ended: forward nothing more
+	closed      bool                // Run is returning: timers do nothing
+	nextUp      int64
+	nextServer  int64
+	pending     map[string]*call       // upstream id key -> client request
+	byClient    map[string]string      // client id key -> upstream id key
+	progress    map[string]*call       // progress token key -> client request
+	serverCalls map[string]*serverCall // broker id key -> server request
+	byServer    map[string]string      // server id key -> broker id key
+	timers      sync.WaitGroup         // timer callbacks at work
+}
+
+func newSession(ctx context.Context, cfg Config, client transport.Conn, dial func(context.Context) (transport.Conn, error)) *session {
+	return &session{
+		ctx:         ctx,
+		cfg:         cfg,
+		log:         cfg.Logger,
+		client:      client,
+		dial:        dial,
+		results:     make(chan error, 2),
+		handshake:   make(chan error, 1),
+		pending:     map[string]*call{},
+		byClient:    map[string]string{},
+		progress:    map[string]*call{},
+		serverCalls: map[string]*serverCall{},
+		byServer:    map[string]string{},
+	}
+}
+
+// spawn runs f in a goroutine counted in s.wg, reporting its result.
+func (s *session) spawn(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.results <- f()
+	}()
+}
+
+// shutdown stops the timers and closes the upstream. Both loops are done.
+func (s *session) shutdown() {
+	s.mu.Lock()
+	s.closed = true
+	for _, c := range s.pending {
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+	}
+	s.mu.Unlock()
+	s.timers.Wait()
+	s.upMu.Lock()
+	defer s.upMu.Unlock()
+	if s.up != nil {
+		if err := s.up.Close(); err != nil {
+			s.log.Debug("relay: closing upstream", "err", err)
+		}
+	}
+}
+
+// ---- sending ----
+
+// sendClient sends one frame to the client. related is the client's id of
+// the request the frame belongs to, or nil.
+func (s *session) sendClient(ctx context.Context, raw []byte, related json.RawMessage) {
+	s.clientMu.Lock()
+	defer s.clientMu.Unlock()
+	if err := s.client.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
+		s.log.Debug("relay: send to client failed", "err", err)
+	}
+}
+
+// sendUp sends one frame upstream. related is the server's id of the
+// request the frame belongs to, or nil.
+func (s *session) sendUp(ctx context.Context, raw []byte, related json.RawMessage) error {
+	s.upMu.Lock()
+	defer s.upMu.Unlock()
+	if s.up == nil {
+		return errors.New("relay: no upstream connection")
+	}
+	if err := s.up.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
+		s.log.Debug("relay: send upstream failed", "err", err)
+		return fmt.Errorf("relay: send upstream: %w", err)
+	}
+	return nil
+}
+
+// replyClient answers a client request: inside its batch when it came in
+// one, else as a frame of its own. raw nil means the request will get no
+// answer (it was cancelled), which only matters to a batch.
+func (s *session) replyClient(ctx context.Context, clientID json.RawMessage, b *batch, raw []byte) {
+	if b != nil {
+		if arr := b.done(raw); arr != nil {
+			s.sendClient(ctx, arr, b.related())
+		}
+		return
+	}
+	if raw != nil {
+		s.sendClient(ctx, raw, clientID)
+	}
+}
+
+// ---- the client side ----
+
+// clientLoop reads the client until it ends.
+func (s *session) clientLoop(ctx context.Context) error {
+	for {
+		m, err := s.client.Recv(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) && ctx.Err() == nil {
+				return errClientDone
+			}
+			return fmt.Errorf("relay: client receive: %w", err)
+		}
+		if err := s.fromClient(ctx, m); err != nil {
+			return err
+		}
+	}
+}
+
+// fromClient handles one frame from the client. It returns an error only
+// when the session must end.
+func (s *session) fromClient(ctx context.Context, tm transport.Message) error {
+	f, err := jsonrpc.ParseFrame(tm.Raw)
+	if err != nil {
+		var je *jsonrpc.Error
+		if errors.As(err, &je) {
+			s.log.Debug("relay: malformed frame from client", "code", je.Code, "err", je.Message)
+			s.sendClient(ctx, je.Response(), je.ID)
+		}
+		return nil
+	}
+	if !f.Batch {
+		return s.clientMessage(ctx, f.Messages[0], nil)
+	}
+	if l := s.link.Load(); l != nil && !l.clientRev.HasBatching() && s.cfg.ClientValidation == Strict {
+		s.sendClient(ctx, jsonrpc.ErrorResponse(nil, jsonrpc.CodeInvalidRequest,
+			"Invalid Request: "+l.clientRev.String()+" has no JSON-RPC batches", nil), nil)
+		return nil
+	}
+	// 1.L1/2.T1: split the batch; gather the answers to its requests into
+	// one array.
+	b := &batch{}
+	for i, m := range f.Messages {
+		if m == nil {
+			e := f.Errors[i]
+			b.expect(e.ID)
+			b.done(e.Response())
+			continue
+		}
+		if m.Kind == jsonrpc.KindRequest {
+			b.expect(m.ID)
+		}
+		if err := s.clientMessage(ctx, m, b); err != nil {
+			return err
+		}
+	}
+	if arr := b.seal(); arr != nil {
+		s.sendClient(ctx, arr, b.related())
+	}
+	return nil
+}
+
+// clientMessage handles one message from the client; b is its batch or nil.
+func (s *session) clientMessage(ctx context.Context, m *jsonrpc.Message, b *batch) error {
+	switch m.Kind {
+	case jsonrpc.KindRequest:
+		return s.clientRequest(ctx, m, b)
+	case jsonrpc.KindNotification:
+		s.clientNotification(ctx, m)
+	default:
+		s.clientResponse(ctx, m)
+	}
+	return nil
+}
+
+func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batch) error {
+	if m.Method == methodPing {
+		s.replyClient(ctx, m.ID, b, emptyResult(m.ID))
+		return nil
+	}
+	l := s.link.Load()
+	if l == nil {
+		s.mu.Lock()
+		started := s.initStarted
+		s.mu.Unlock()
+		switch {
+		case m.Method == methodInitialize && b == nil && !started:
+			return s.initialize(ctx, m)
+		case m.Method == methodInitialize && b != nil:
+			s.replyClient(ctx, m.ID, b, invalidRequest(m.ID, "initialize must not be sent in a batch"))
+		default:
+			s.replyClient(ctx, m.ID, b, invalidRequest(m.ID, "the session is not initialized: the first request must be initialize"))
+		}
+		return nil
+	}
+	if m.Method == methodInitialize {
+		s.replyClient(ctx, m.ID, b, invalidRequest(m.ID, "the session is already initialized"))
+		return nil
+	}
+	if ve := s.validate(l.clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
+		s.replyClient(ctx, m.ID, b, validationError(m.ID, ve.Code(), ve))
+		return nil
+	}
+	tctx := l.tctx
+	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
+	s.logOutcome(ctx, "c2s", m.Method, m, out)
+	switch {
+	case out.Kind == translators.Forward:
+		s.forward(ctx, m, out.Message, b)
+	case out.Kind == translators.Answer && out.Reply != nil:
+		s.replyClient(ctx, m.ID, b, out.Reply)
+	default:
+		s.replyClient(ctx, m.ID, b, s.refusal(m.ID, m.Method, l.upRev, out))
+	}
+	return nil
+}
+
+// forward sends a translated client request upstream under a broker id.
+func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b *batch) {
+	c := &call{clientID: bytes.Clone(m.ID), clientKey: jsonrpc.IDKey(m.ID), method: m.Method, batch: b}
+	token := progressToken(m.Params)
+	s.mu.Lock()
+	if s.upGone {
+		s.mu.Unlock()
+		s.replyClient(ctx, c.clientID, b, upstreamClosed(c.clientID))
+		return
+	}
+	if _, dup := s.byClient[c.clientKey]; dup {
+		s.mu.Unlock()
+		s.replyClient(ctx, c.clientID, b, invalidRequest(c.clientID, "request id "+string(c.clientID)+" is already in use by a pending request"))
+		return
+	}
+	s.registerLocked(c)
+	if token != nil {
+		c.token = jsonrpc.IDKey(token)
+		s.progress[c.token] = c
+	}
+	s.mu.Unlock()
+	if err := s.sendUp(ctx, withID(raw, m, c.upID), nil); err != nil {
+		if s.take(c.key) != nil {
+			s.replyClient(ctx, c.clientID, b, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
+		}
+		return
+	}
+	s.arm(c)
+}
+
+// registerLocked gives c a broker id and records it as pending.
+func (s *session) registerLocked(c *call) {
+	s.nextUp++
+	c.upID = strconv.AppendInt(nil, s.nextUp, 10)
+	c.key = string(c.upID)
+	s.pending[c.key] = c
+	if !c.init {
+		s.byClient[c.clientKey] = c.key
+	}
+}
+
+// arm starts the timeout of a call once it has been sent upstream, unless
+// it was answered meanwhile.
+func (s *session) arm(c *call) {
+	d := s.cfg.RequestTimeout
+	if d <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[c.key] == c && !s.closed {
+		key := c.key
+		c.timer = time.AfterFunc(d, func() { s.expire(key) })
+	}
+}
+
+// take removes the pending call with the given key and returns it, or nil
+// when it is no longer pending (answered, cancelled, expired).
+func (s *session) take(key string) *call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.pending[key]
+	if c != nil {
+		s.removeLocked(c)
+	}
+	return c
+}
+
+func (s *session) removeLocked(c *call) {
+	delete(s.pending, c.key)
+	if s.byClient[c.clientKey] == c.key {
+		delete(s.byClient, c.clientKey)
+	}
+	if c.token != "" && s.progress[c.token] == c {
+		delete(s.progress, c.token)
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+}
+
+// expire answers a client request the upstream did not answer in time.
+func (s *session) expire(key string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	c := s.pending[key]
+	if c == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.removeLocked(c)
+	s.timers.Add(1)
+	s.mu.Unlock()
+	defer s.timers.Done()
+
+	ctx := s.ctx
+	msg := fmt.Sprintf("Request timed out: the upstream did not answer within %v", s.cfg.RequestTimeout)
+	s.log.Warn("relay: request timed out", "method", c.method, "id", string(c.clientID), "timeout", s.cfg.RequestTimeout)
+	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, CodeRequestTimeout, msg, nil))
+	if c.init {
+		// initialize must not be cancelled; the session ends instead.
+		s.handshake <- fmt.Errorf("%w: initialize timed out after %v", ErrHandshake, s.cfg.RequestTimeout)
+		return
+	}
+	_ = s.sendUp(ctx, cancelledNotification(c.upID, "mcpbroker: request timed out"), nil)
+}
+
+func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
+	l := s.link.Load()
+	if l == nil {
+		s.log.Debug("relay: client notification before initialize dropped", "method", m.Method)
+		return
+	}
+	if ve := s.validate(l.clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
+		return // logged by validate
+	}
+	var cancelled *call
+	if m.Method == methodCancelled {
+		reqID := translators.Parse(m.Params).Get("requestId")
+		if reqID == nil {
+			s.log.Debug("relay: notifications/cancelled without requestId dropped")
+			return
+		}
+		s.mu.Lock()
+		cancelled = s.pending[s.byClient[jsonrpc.IDKey(reqID.Raw())]]
+		s.mu.Unlock()
+		if cancelled == nil {
+			s.log.Debug("relay: cancellation of an unknown or finished request dropped", "requestId", string(reqID.Raw()))
+			return
+		}
+	}
+	tctx := l.tctx
+	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
+	s.logOutcome(ctx, "c2s", m.Method, m, out)
+	if out.Kind != translators.Forward {
+		return
+	}
+	raw := out.Message
+	if cancelled != nil {
+		if s.take(cancelled.key) == nil {
+			return // answered meanwhile
+		}
+		// The client ignores any late response; a batch no longer waits.
+		s.replyClient(ctx, cancelled.clientID, cancelled.batch, nil)
+		raw = setParam(raw, "requestId", cancelled.upID)
+	}
+	_ = s.sendUp(ctx, raw, nil)
+}
+
+// clientResponse relays the client's answer to a server request.
+func (s *session) clientResponse(ctx context.Context, m *jsonrpc.Message) {
+	s.mu.Lock()
+	sc := s.serverCalls[jsonrpc.IDKey(m.ID)]
+	if sc != nil {
+		s.removeServerLocked(sc)
+	}
+	s.mu.Unlock()
+	if sc == nil {
+		s.log.Debug("relay: client response to an unknown or cancelled request dropped", "id", string(m.ID))
+		return
+	}
+	l := s.link.Load()
+	if ve := s.validate(l.clientRev, m, schemas.FromClient, sc.method, s.cfg.ClientValidation); ve != nil {
+		_ = s.sendUp(ctx, validationError(sc.serverID, jsonrpc.CodeInternalError, ve), sc.serverID)
+		return
+	}
+	tctx := l.tctx
+	tctx.Method = sc.method
+	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
+	s.logOutcome(ctx, "c2s", tctx.Method, m, out)
+	var raw []byte
+	switch out.Kind {
+	case translators.Forward:
+		raw = withID(out.Message, m, sc.serverID)
+	default:
+		raw = s.refusal(sc.serverID, sc.method, l.upRev, out)
+	}
+	_ = s.sendUp(ctx, raw, sc.serverID)
+}
+
+func (s *session) removeServerLocked(sc *serverCall) {
+	delete(s.serverCalls, sc.key)
+	if s.byServer[sc.serverKey] == sc.key {
+		delete(s.byServer, sc.serverKey)
+	}
+}
+
+// initialize performs the broker's handshake with the upstream for the
+// client's initialize request m, and waits for its outcome.
+func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
+	params := translators.Parse(m.Params)
+	requested := params.Get("protocolVersion").Str()
+	clientRev := latestLegacy()
+	if n, err := schemas.Negotiate(requested, legacy()); err == nil {
+		clientRev = n.Revision
+	}
+	if ve := s.validate(clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
+		s.sendClient(ctx, validationError(m.ID, ve.Code(), ve), m.ID)
+		return nil // keep waiting for a valid initialize
+	}
+	tctx := translators.Context{
+		ClientInfo:         bytes.Clone(params.Get("clientInfo").Raw()),
+		ClientCapabilities: bytes.Clone(params.Get("capabilities").Raw()),
+	}
+	offered := s.cfg.UpstreamRevision
+	chain, err := translators.NewChain(clientRev, offered)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	out := chain.Translate(m, translators.ClientToServer, &tctx)
+	s.logOutcome(ctx, "c2s", m.Method, m, out)
+	if out.Kind != translators.Forward {
+		s.sendClient(ctx, s.refusal(m.ID, m.Method, offered, out), m.ID)
+		return nil
+	}
+	n := translators.Parse(out.Message)
+	n.Get("params").Set("protocolVersion", translators.NewString(offered.String()))
+
+	s.mu.Lock()
+	s.initStarted = true
+	s.clientRev = clientRev
+	s.tctx = tctx
+	s.mu.Unlock()
+
+	s.log.Debug("relay: dialing upstream", "client_revision", clientRev, "offered", offered)
+	up, err := s.dial(ctx)
+	if err != nil {
+		s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: upstream unavailable: "+err.Error(), nil), m.ID)
+		return fmt.Errorf("relay: dial upstream: %w", err)
+	}
+	s.upMu.Lock()
+	s.up = up
+	s.upMu.Unlock()
+
+	c := &call{clientID: bytes.Clone(m.ID), clientKey: jsonrpc.IDKey(m.ID), method: methodInitialize, init: true}
+	s.mu.Lock()
+	s.registerLocked(c)
+	s.mu.Unlock()
+	n.Set("id", translators.Parse(c.upID))
+	s.spawn(func() error { return s.upstreamLoop(ctx, up) })
+	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
+		if s.take(c.key) != nil {
+			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
+		}
+		return fmt.Errorf("%w: %w", ErrHandshake, err)
+	}
+	s.arm(c)
+	select {
+	case err := <-s.handshake:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("relay: waiting for the upstream handshake: %w", ctx.Err())
+	}
+}
+
+// ---- the upstream side ----
+
+// upstreamLoop reads the upstream until it ends.
+func (s *session) upstreamLoop(ctx context.Context, up transport.Conn) error {
+	for {
+		m, err := up.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("relay: upstream receive: %w", ctx.Err())
+			}
+			return s.upstreamGone(ctx, err)
+		}
+		if err := s.fromServer(ctx, m); err != nil {
+			return err
+		}
+	}
+}
+
+// upstreamGone answers every pending client request with "upstream closed".
+func (s *session) upstreamGone(ctx context.Context, cause error) error {
+	s.mu.Lock()
+	s.upGone = true
+	calls := make([]*call, 0, len(s.pending))
+	for _, c := range s.pending {
+		calls = append(calls, c)
+	}
+	for _, c := range calls {
+		s.removeLocked(c)
+	}
+	clear(s.serverCalls)
+	clear(s.byServer)
+	s.mu.Unlock()
+	err := fmt.Errorf("%w: %w", ErrUpstreamClosed, cause)
+	s.log.Warn("relay: upstream closed", "err", cause, "pending", len(calls))
+	for _, c := range calls {
+		s.replyClient(ctx, c.clientID, c.batch, upstreamClosed(c.clientID))
+		if c.init {
+			s.handshake <- fmt.Errorf("%w: %w", ErrHandshake, err)
+		}
+	}
+	return err
+}
+
+// fromServer handles one frame from the upstream. It returns an error
+// only when the session must end.
+func (s *session) fromServer(ctx context.Context, tm transport.Message) error {
+	f, err := jsonrpc.ParseFrame(tm.Raw)
+	if err != nil {
+		s.log.Warn("relay: malformed frame from upstream dropped", "err", err)
+		return nil
+	}
+	if f.Batch {
+		s.log.Debug("relay: splitting upstream batch", "len", len(f.Messages))
+	}
+	for i, m := range f.Messages {
+		if m == nil {
+			s.log.Warn("relay: invalid batch element from upstream dropped", "index", i, "err", f.Errors[i])
+			continue
+		}
+		if err := s.serverMessage(ctx, m, tm.Related); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serverMessage handles one message from the server; related is the
+// upstream's Message.Related (a broker id).
+func (s *session) serverMessage(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) error {
+	switch m.Kind {
+	case jsonrpc.KindRequest:
+		s.serverRequest(ctx, m, related)
+	case jsonrpc.KindNotification:
+		s.serverNotification(ctx, m, related)
+	default:
+		return s.serverResponse(ctx, m, related)
+	}
+	return nil
+}
+
+// clientRelated maps the upstream's Related (a broker id) to the id of the
+// client request it belongs to.
+func (s *session) clientRelated(related json.RawMessage) json.RawMessage {
+	if len(related) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.pending[jsonrpc.IDKey(related)]; c != nil && !c.init {
+		return c.clientID
+	}
+	return nil
+}
+
+func (s *session) serverRequest(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) {
+	if m.Method == methodPing {
+		_ = s.sendUp(ctx, emptyResult(m.ID), m.ID)
+		return
+	}
+	l := s.link.Load()
+	if l == nil {
+		_ = s.sendUp(ctx, invalidRequest(m.ID, "the session is not initialized"), m.ID)
+		return
+	}
+	if ve := s.validate(l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
+		_ = s.sendUp(ctx, validationError(m.ID, ve.Code(), ve), m.ID)
+		return
+	}
+	tctx := l.tctx
+	out := l.s2c.Translate(m, translators.ServerToClient, &tctx)
+	s.logOutcome(ctx, "s2c", m.Method, m, out)
+	switch {
+	case out.Kind == translators.Forward:
+	case out.Kind == translators.Answer && out.Reply != nil:
+		_ = s.sendUp(ctx, out.Reply, m.ID)
+		return
+	default:
+		_ = s.sendUp(ctx, s.refusal(m.ID, m.Method, l.clientRev, out), m.ID)
+		return
+	}
+	sc := &serverCall{serverID: bytes.Clone(m.ID), serverKey: jsonrpc.IDKey(m.ID), method: m.Method}
+	s.mu.Lock()
+	if _, dup := s.byServer[sc.serverKey]; dup {
+		s.mu.Unlock()
+		_ = s.sendUp(ctx, invalidRequest(m.ID, "request id "+string(m.ID)+" is already in use by a pending request"), m.ID)
+		return
+	}
+	s.nextServer++
+	sc.brokerID = strconv.AppendQuote(nil, serverIDPrefix+strconv.FormatInt(s.nextServer, 10))
+	sc.key = jsonrpc.IDKey(sc.brokerID)
+	s.serverCalls[sc.key] = sc
+	s.byServer[sc.serverKey] = sc.key
+	s.mu.Unlock()
+	s.sendClient(ctx, withID(out.Message, m, sc.brokerID), s.clientRelated(related))
+}
+
+func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) {
+	l := s.link.Load()
+	if l == nil {
+		s.log.Debug("relay: upstream notification before the handshake dropped", "method", m.Method)
+		return
+	}
+	if ve := s.validate(l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
+		return // logged by validate
+	}
+	rel := s.clientRelated(related)
+	var cancelled *serverCall
+	switch m.Method {
+	case methodCancelled:
+		reqID := translators.Parse(m.Params).Get("requestId")
+		if reqID == nil {
+			break // task cancellation (2025-11-25): nothing to rewrite
+		}
+		s.mu.Lock()
+		cancelled = s.serverCalls[s.byServer[jsonrpc.IDKey(reqID.Raw())]]
+		s.mu.Unlock()
+		if cancelled == nil {
+			s.log.Debug("relay: upstream cancellation of an unknown or finished request dropped", "requestId", string(reqID.Raw()))
+			return
+		}
+	case methodProgress:
+		if rel == nil {
+			if tok := translators.Parse(m.Params).Get("progressToken"); tok != nil {
+				s.mu.Lock()
+				if c := s.progress[jsonrpc.IDKey(tok.Raw())]; c != nil {
+					rel = c.clientID
+				}
+				s.mu.Unlock()
+			}
+		}
+	}
+	tctx := l.tctx
+	out := l.s2c.Translate(m, translators.ServerToClient, &tctx)
+	s.logOutcome(ctx, "s2c", m.Method, m, out)
+	if out.Kind != translators.Forward {
+		return
+	}
+	raw := out.Message
+	if cancelled != nil {
+		s.mu.Lock()
+		s.removeServerLocked(cancelled)
+		s.mu.Unlock()
+		raw = setParam(raw, "requestId", cancelled.brokerID)
+	}
+	s.sendClient(ctx, raw, rel)
+}
+
+// serverResponse relays the server's answer to a client request (or
+// completes the handshake).
+//
+// An error response without an id (3.F4: the server could not read the
+// request's id) answers the request named by related when the transport
+// knows it (the POST it came back on); otherwise it is logged and dropped.
+func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) error {
+	if len(m.ID) == 0 || m.ID[0] == 'n' {
+		if len(related) == 0 {
+			s.log.Warn("relay: upstream error response without an id dropped", "error", string(m.Error))
+			return nil
+		}
+		fixed, err := jsonrpc.Parse(withID(m.Raw, m, related))
+		if err != nil {
+			s.log.Warn("relay: upstream error response without an id dropped", "error", string(m.Error), "err", err)
+			return nil
+		}
+		m = fixed
+	}
+	c := s.take(jsonrpc.IDKey(m.ID))
+	if c == nil {
+		s.log.Debug("relay: upstream response to an unknown, cancelled or expired request dropped", "id", string(m.ID))
+		return nil
+	}
+	if c.init {
+		return s.finishHandshake(ctx, c, m)
+	}
+	l := s.link.Load()
+	if ve := s.validate(l.upRev, m, schemas.FromServer, c.method, s.cfg.ServerValidation); ve != nil {
+		s.replyClient(ctx, c.clientID, c.batch, validationError(c.clientID, jsonrpc.CodeInternalError, ve))
+		return nil
+	}
+	tctx := l.tctx
+	tctx.Method = c.method
+	out := l.s2c.Translate(m, translators.ServerToClient, &tctx)
+	s.logOutcome(ctx, "s2c", tctx.Method, m, out)
+	var raw []byte
+	switch out.Kind {
+	case translators.Forward:
+		raw = withID(out.Message, m, c.clientID)
+	default:
+		raw = s.refusal(c.clientID, c.method, l.clientRev, out)
+	}
+	s.replyClient(ctx, c.clientID, c.batch, raw)
+	return nil
+}
+
+// finishHandshake handles the upstream's answer to the broker's
+// initialize: it fixes the upstream revision, publishes the link and
+// answers the client's initialize.
+func (s *session) finishHandshake(ctx context.Context, c *call, m *jsonrpc.Message) error {
+	fail := func(reply []byte, err error) error {
+		s.sendClient(ctx, reply, c.clientID)
+		err = fmt.Errorf("%w: %w", ErrHandshake, err)
+		s.log.Warn("relay: upstream handshake failed", "err", err)
+		s.handshake <- err
+		return err
+	}
+	if m.Kind == jsonrpc.KindError {
+		return fail(withID(m.Raw, m, c.clientID), fmt.Errorf("upstream answered initialize with error %s", m.Error))
+	}
+	res := translators.Parse(m.Result)
+	pv := res.Get("protocolVersion").Str()
+	upRev, err := schemas.ParseRevision(pv)
+	if err == nil && upRev.Stateless() {
+		err = fmt.Errorf("%w: %s has no initialize handshake", schemas.ErrUnsupportedRevision, upRev)
+	}
+	if err != nil {
+		return fail(jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError,
+			fmt.Sprintf("mcpbroker: the upstream server answered protocolVersion %q, which the broker does not speak", pv),
+			map[string]any{"supported": legacyNames()}), err)
+	}
+	if ve := s.validate(upRev, m, schemas.FromServer, methodInitialize, s.cfg.ServerValidation); ve != nil {
+		return fail(validationError(c.clientID, jsonrpc.CodeInternalError, ve), ve)
+	}
+	s.mu.Lock()
+	clientRev, tctx := s.clientRev, s.tctx
+	s.mu.Unlock()
+	tctx.ServerInfo = bytes.Clone(res.Get("serverInfo").Raw())
+	tctx.ServerCapabilities = bytes.Clone(res.Get("capabilities").Raw())
+	l := &link{clientRev: clientRev, upRev: upRev, tctx: tctx}
+	if l.c2s, err = translators.NewChain(clientRev, upRev); err == nil {
+		l.s2c, err = translators.NewChain(upRev, clientRev)
+	}
+	if err != nil {
+		return fail(jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), err)
+	}
+	tc := tctx
+	tc.Method = methodInitialize
+	out := l.s2c.Translate(m, translators.ServerToClient, &tc)
+	s.logOutcome(ctx, "s2c", tc.Method, m, out)
+	if out.Kind != translators.Forward {
+		return fail(s.refusal(c.clientID, methodInitialize, clientRev, out), fmt.Errorf("InitializeResult: %s %s: %s", out.Kind, out.Row, out.Reason))
+	}
+	n := translators.Parse(out.Message)
+	n.Set("id", translators.Parse(c.clientID))
+	n.Get("result").Set("protocolVersion", translators.NewString(clientRev.String()))
+	s.link.Store(l)
+	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
+		"offered", s.cfg.UpstreamRevision)
+	s.sendClient(ctx, n.Raw(), c.clientID)
+	s.handshake <- nil
+	return nil
+}
+
+// ---- shared helpers ----
+
+// validate checks m against revision rev. It returns a non-nil error only
+// when the message must be refused (Strict); in Warn mode it logs.
+func (s *session) validate(rev schemas.Revision, m *jsonrpc.Message, from schemas.Sender, method string, mode Mode) *schemas.ValidationError {
+	if mode == Off {
+		return nil
+	}
+	err := s.cfg.Validator.Validate(rev, m, schemas.Check{Method: method, From: from})
+	if err == nil {
+		return nil
+	}
+	var ve *schemas.ValidationError
+	if !errors.As(err, &ve) {
+		ve = &schemas.ValidationError{Revision: rev, Method: m.Method, Issues: []schemas.Issue{{Message: err.Error()}}}
+	}
+	if mode == Strict {
+		s.log.Warn("relay: invalid message refused", "from", from, "kind", m.Kind, "err", err)
+		return ve
+	}
+	s.log.Warn("relay: invalid message relayed", "from", from, "kind", m.Kind, "err", err)
+	return nil
+}
+
+// refusal is the error response for a message the chain did not forward:
+// Reject's own error; otherwise (Answer without a reply, Emulate, Drop of a
+// non-notification) -32601 when the target revision has no such method,
+// else -32603, naming the REVISIONS.md row and its reason. The stateful
+// emulations are not implemented by the relay.
+func (s *session) refusal(id json.RawMessage, method string, target schemas.Revision, out translators.Outcome) []byte {
+	if out.Kind == translators.Reject && out.Error != nil {
+		return jsonrpc.ErrorResponse(id, out.Error.Code, out.Error.Message, out.Error.Data)
+	}
+	code := jsonrpc.CodeInternalError
+	what := "is not supported by mcpbroker yet"
+	if s.cfg.Validator != nil {
+		if _, ok := s.cfg.Validator.Method(target, method); !ok {
+			code = jsonrpc.CodeMethodNotFound
+			what = "does not exist in " + target.String() + " and mcpbroker does not emulate it yet"
+		}
+	}
+	msg := fmt.Sprintf("mcpbroker: %s %s (REVISIONS.md %s, %s): %s", method, what, out.Row, out.Kind, out.Reason)
+	return jsonrpc.ErrorResponse(id, code, msg, map[string]string{"row": out.Row, "outcome": out.Kind.String()})
+}
+
+// logOutcome logs what the chain did to a message, at debug level.
+func (s *session) logOutcome(ctx context.Context, dir, method string, m *jsonrpc.Message, out translators.Outcome) {
+	if !s.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	if out.Kind == translators.Forward && len(out.Applied) == 0 {
+		return
+	}
+	s.log.DebugContext(ctx, "relay: translated", "dir", dir, "kind", m.Kind, "method", method,
+		"outcome", out.Kind, "row", out.Row, "reason", out.Reason, "applied", out.Applied, "losses", len(out.Losses))
+}
+
+func legacyNames() []string {
+	var out []string
+	for _, r := range legacy() {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// withID returns raw, the chain's output for m, with its id replaced by
+// id. When the chain left m untouched (raw is m.Raw), the new id is spliced
+// in where the parser found the old one; otherwise the lazy Node rewrites
+// the top-level member (adding it when m had none).
+func withID(raw []byte, m *jsonrpc.Message, id json.RawMessage) []byte {
+	if off, ok := idOffset(raw, m); ok {
+		out := make([]byte, 0, len(raw)-len(m.ID)+len(id))
+		out = append(out, raw[:off]...)
+		out = append(out, id...)
+		return append(out, raw[off+len(m.ID):]...)
+	}
+	n := translators.Parse(raw)
+	n.Set("id", translators.Parse(id))
+	return n.Raw()
+}
+
+// idOffset returns where m.ID lies in raw when raw is m.Raw itself. m.ID
+// and m.Raw are subslices of the same parsed input, so the difference of
+// their capacities is the offset; the pointer comparison proves it.
+func idOffset(raw []byte, m *jsonrpc.Message) (int, bool) {
+	if len(raw) == 0 || len(m.ID) == 0 || len(raw) != len(m.Raw) || &raw[0] != &m.Raw[0] {
+		return 0, false
+	}
+	off := cap(m.Raw) - cap(m.ID)
+	if off <= 0 || off+len(m.ID) > len(raw) || &raw[off] != &m.ID[0] {
+		return 0, false
+	}
+	return off, true
+}
+
+// setParam returns raw with params[key] replaced by the JSON value v.
+func setParam(raw []byte, key string, v json.RawMessage) []byte {
+	n := translators.Parse(raw)
+	n.Get("params").Set(key, translators.Parse(v))
+	return n.Raw()
+}
+
+// progressToken returns params._meta.progressToken, or nil.
+func progressToken(params json.RawMessage) json.RawMessage {
+	if !bytes.Contains(params, []byte(`"progressToken"`)) {
+		return nil
+	}
+	t := translators.Parse(params).Get("_meta").Get("progressToken")
+	if t.IsString() || t.IsNumber() {
+		return bytes.Clone(t.Raw())
+	}
+	return nil
+}
+
+// emptyResult is the response {} to the request with the given id.
+func emptyResult(id json.RawMessage) []byte {
+	b := make([]byte, 0, 40+len(id))
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id...)
+	return append(b, `,"result":{}}`...)
+}
+
+// cancelledNotification is a notifications/cancelled for the request id.
+func cancelledNotification(id json.RawMessage, reason string) []byte {
+	b := make([]byte, 0, 96+len(id)+len(reason))
+	b = append(b, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":`...)
+	b = append(b, id...)
+	b = append(b, `,"reason":`...)
+	b = strconv.AppendQuote(b, reason)
+	return append(b, `}}`...)
+}
+
+func invalidRequest(id json.RawMessage, detail string) []byte {
+	return jsonrpc.ErrorResponse(id, jsonrpc.CodeInvalidRequest, "Invalid Request: "+detail, nil)
+}
+
+func upstreamClosed(id json.RawMessage) []byte {
+	return jsonrpc.ErrorResponse(id, jsonrpc.CodeInternalError, "mcpbroker: upstream closed", nil)
+}
+
+// validationError is the error response for an invalid message: the
+// validation error's text, and its issues in data.
+func validationError(id json.RawMessage, code int, ve *schemas.ValidationError) []byte {
+	data := map[string]any{"revision": ve.Revision.String(), "issues": ve.Issues}
+	if ve.Definition != "" {
+		data["definition"] = ve.Definition
+	}
+	return jsonrpc.ErrorResponse(id, code, "mcpbroker: invalid message: "+ve.Error(), data)
+}

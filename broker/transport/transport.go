@@ -1,0 +1,71 @@
+// Package transport moves MCP messages between mcpbroker and its peers:
+// stdio (NDJSON), Streamable HTTP and the legacy HTTP+SSE transport of
+// 2024-11-05, each on the client-facing side (the broker as a server) and
+// on the upstream side (the broker as a client).
+//
+// A Conn is one MCP session with one peer, as a stream of JSON-RPC
+// messages in both directions. Transports do not interpret messages beyond
+// what routing needs (ids, the related request); validation, translation
+// and id remapping happen in the relay.
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/mcpbroker/mcpbroker/schemas"
+)
+
+// Message is one frame on a Conn: a single JSON-RPC message or, on
+// revisions that have them, a batch array.
+type Message struct {
+	// Raw is the JSON text, without a trailing newline.
+	Raw []byte
+	// Related is the id (raw JSON, in this Conn's id space) of the
+	// request the message belongs to, when the transport or the sender
+	// knows it: a response, or a notification or server request sent on a
+	// request's own stream (Streamable HTTP). Empty when unrelated.
+	Related json.RawMessage
+}
+
+// Conn is one MCP session with a peer.
+//
+// Recv, Send and Close may be called concurrently. Errors from Recv that
+// the package documents as non-fatal (an oversized stdio line, an expired
+// HTTP session) leave the Conn usable; any other Recv error is final.
+type Conn interface {
+	// Recv returns the next frame the peer sent. It returns io.EOF (or an
+	// error wrapping it) once the peer is gone, and ctx.Err() when ctx ends.
+	Recv(ctx context.Context) (Message, error)
+	// Send delivers a frame to the peer. Responses are routed to the
+	// request they answer; Related tells which request stream a
+	// notification or server request belongs to.
+	Send(ctx context.Context, m Message) error
+	// Close ends the session (an HTTP DELETE upstream, closing streams,
+	// stopping a child process).
+	Close() error
+}
+
+// ErrClosed is returned by a Conn that was closed.
+var ErrClosed = errors.New("transport: connection closed")
+
+// RevisionSetter is implemented by Conns of the HTTP transports, which need
+// the protocol revision negotiated for the session: the client side sends
+// it in the MCP-Protocol-Version header of every later request (2025-06-18
+// on, REVISIONS.md 2.T2), the server side checks that header with
+// [schemas.InterpretHeader] and answers 400 to an invalid value. The relay
+// calls SetRevision once it has seen the initialize result. Conns of other
+// transports do not implement it.
+type RevisionSetter interface {
+	// SetRevision records the revision negotiated for the session.
+	SetRevision(rev schemas.Revision)
+}
+
+// SessionIDer is implemented by Conns of the Streamable HTTP transport,
+// whose sessions carry an Mcp-Session-Id, and of the legacy HTTP+SSE
+// transport, whose sessions carry a session key in the POST URL.
+type SessionIDer interface {
+	// SessionID returns the session id, or "" while there is none.
+	SessionID() string
+}
