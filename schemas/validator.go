@@ -16,6 +16,8 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/mcpbroker/mcpbroker/schemas/internal/fastpath"
+	"github.com/mcpbroker/mcpbroker/schemas/internal/jsontree"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 )
 
@@ -132,6 +134,10 @@ type methodEntry struct {
 	results []string
 	msgSch  *jsonschema.Schema
 	resSch  []*jsonschema.Schema
+	// fastMsg and fastRes: the same definitions for fastpath (nil where
+	// fastpath cannot compile them).
+	fastMsg *fastpath.Schema
+	fastRes []*fastpath.Schema
 }
 
 type revisionSchemas struct {
@@ -144,6 +150,9 @@ type revisionSchemas struct {
 	// which the method definitions of older revisions do not model.
 	requestSch, notificationSch, resultSch *jsonschema.Schema
 	defs                                   map[string]any // raw $defs, for DefNames
+
+	// The four envelopes for fastpath (nil where it cannot compile them).
+	fastError, fastRequest, fastNotification, fastResult *fastpath.Schema
 
 	mu       sync.Mutex // guards compiler and defCache (ValidateDef only)
 	compiler *jsonschema.Compiler
@@ -199,6 +208,17 @@ func compileRevision(r Revision) (*revisionSchemas, error) {
 	compile := func(def string) (*jsonschema.Schema, error) {
 		return c.Compile(url + "#/$defs/" + def)
 	}
+	// fastpath decides valid messages; a definition it cannot compile is
+	// left to jsonschema alone. (fastpath treats "format" as an annotation,
+	// as c does: c must not assert formats.)
+	fc, _ := fastpath.NewCompiler(doc)
+	compileFast := func(def string) *fastpath.Schema {
+		if fc == nil {
+			return nil
+		}
+		s, _ := fc.Compile("#/$defs/" + def)
+		return s
+	}
 	methods, _ := m["x-mcp-methods"].(map[string]any)
 	for name, x := range methods {
 		e := x.(map[string]any)
@@ -209,6 +229,7 @@ func compileRevision(r Revision) (*revisionSchemas, error) {
 		if me.msgSch, err = compile(me.message); err != nil {
 			return nil, err
 		}
+		me.fastMsg = compileFast(me.message)
 		if rr, ok := e["results"].([]any); ok {
 			for _, d := range rr {
 				me.results = append(me.results, d.(string))
@@ -217,6 +238,7 @@ func compileRevision(r Revision) (*revisionSchemas, error) {
 					return nil, err
 				}
 				me.resSch = append(me.resSch, s)
+				me.fastRes = append(me.fastRes, compileFast(d.(string)))
 			}
 		}
 		rs.methods[name] = me
@@ -226,12 +248,19 @@ func compileRevision(r Revision) (*revisionSchemas, error) {
 		errDef, resDef = "JSONRPCErrorResponse", "JSONRPCResultResponse"
 	}
 	for _, x := range []struct {
-		dst **jsonschema.Schema
-		def string
-	}{{&rs.errorSch, errDef}, {&rs.resultSch, resDef}, {&rs.requestSch, "JSONRPCRequest"}, {&rs.notificationSch, "JSONRPCNotification"}} {
+		dst  **jsonschema.Schema
+		fast **fastpath.Schema
+		def  string
+	}{
+		{&rs.errorSch, &rs.fastError, errDef},
+		{&rs.resultSch, &rs.fastResult, resDef},
+		{&rs.requestSch, &rs.fastRequest, "JSONRPCRequest"},
+		{&rs.notificationSch, &rs.fastNotification, "JSONRPCNotification"},
+	} {
 		if *x.dst, err = compile(x.def); err != nil {
 			return nil, err
 		}
+		*x.fast = compileFast(x.def)
 	}
 	return rs, nil
 }
@@ -308,6 +337,11 @@ func (v *Validator) ValidateBytes(r Revision, raw []byte, c Check) error {
 // notifications are checked against their method's definition; results
 // against the result definitions of c.Method; error responses against the
 // JSON-RPC error definition. Only params, result or error are decoded, once.
+//
+// Each check runs first on fastpath (schemas/internal/fastpath), which
+// accepts valid messages quickly and without allocating; only a message it
+// does not accept is checked with jsonschema, which gives the verdict and
+// the issues.
 func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 	rs := v.rev(r)
 	if rs == nil {
@@ -357,9 +391,12 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 			}
 			inst["params"] = p
 		}
-		env, envDef := rs.notificationSch, "JSONRPCNotification"
+		env, envDef, fastEnv := rs.notificationSch, "JSONRPCNotification", rs.fastNotification
 		if wantReq {
-			env, envDef = rs.requestSch, "JSONRPCRequest"
+			env, envDef, fastEnv = rs.requestSch, "JSONRPCRequest", rs.fastRequest
+		}
+		if fastValid(fastEnv, inst) && fastValid(me.fastMsg, inst) {
+			return nil
 		}
 		if err := env.Validate(inst); err != nil {
 			return verr(m.Method, envDef, ErrInvalidParams, v.issues(err, "")...)
@@ -381,6 +418,13 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 			return verr(c.Method, "", err)
 		}
 		env := map[string]any{"jsonrpc": "2.0", "id": idValue(m.ID), "result": res}
+		if fastValid(rs.fastResult, env) {
+			for _, s := range me.fastRes {
+				if fastValid(s, res) {
+					return nil
+				}
+			}
+		}
 		if err := rs.resultSch.Validate(env); err != nil {
 			return verr(c.Method, "JSONRPCResponse", ErrInvalidResult, v.issues(err, "")...)
 		}
@@ -404,6 +448,9 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 		if len(m.ID) > 0 {
 			inst["id"] = idValue(m.ID)
 		}
+		if fastValid(rs.fastError, inst) {
+			return nil
+		}
 		if err := rs.errorSch.Validate(inst); err != nil {
 			return verr(c.Method, "JSONRPCError", ErrInvalidResult, v.issues(err, "")...)
 		}
@@ -411,6 +458,10 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 	}
 	return verr(m.Method, "", ErrInvalidMessage)
 }
+
+// fastValid reports whether fastpath accepts inst; false when it does not
+// or cannot tell (s nil), and jsonschema must decide.
+func fastValid(s *fastpath.Schema, inst any) bool { return s != nil && s.Valid(inst) }
 
 // ValidateDef checks an instance (decoded with json.Number numbers, or raw
 // JSON bytes) against one named definition of revision r.
@@ -506,12 +557,11 @@ func pointer(tokens []string) string {
 }
 
 // decode turns raw JSON into the value tree the schema library validates,
-// keeping numbers exact (json.Number).
+// keeping numbers exact (json.Number). Unlike encoding/json, invalid UTF-8
+// and data after the value are parse errors.
 func decode(raw []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var x any
-	if err := d.Decode(&x); err != nil {
+	x, err := jsontree.Decode(raw)
+	if err != nil {
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "parse error: " + err.Error()}
 	}
 	return x, nil
