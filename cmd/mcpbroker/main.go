@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mcpbroker/mcpbroker/testsuite/demo"
 )
 
 // exitError carries a process exit code out of a command.
@@ -76,7 +78,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
-	root.AddCommand(newVersionCmd(), newValidateCmd(), newTranslateCmd())
+	root.AddCommand(newVersionCmd(), newValidateCmd(), newTranslateCmd(), demo.Command())
 	return root
 }
 

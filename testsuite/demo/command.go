@@ -1,0 +1,93 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpbroker/mcpbroker/schemas"
+)
+
+// ErrListenNotImplemented is returned (wrapped) by the demo-server command
+// for --listen: the HTTP transports are not there yet.
+var ErrListenNotImplemented = errors.New("demo-server: --listen is not implemented yet (stdio only)")
+
+// Command returns the demo-server command:
+//
+//	demo-server --revision R [--listen ADDR]
+//
+// It serves one session on stdin and stdout and logs to stderr. --listen
+// (HTTP) fails with ErrListenNotImplemented for now.
+func Command() *cobra.Command {
+	var (
+		revision string
+		listen   string
+		strict   bool
+		slow     time.Duration
+		verbose  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "demo-server --revision R [--listen ADDR]",
+		Short: "Run a demo MCP server that speaks exactly one revision",
+		Long: `demo-server is an MCP server for testing mcpbroker. It speaks exactly one
+protocol revision (` + fmt.Sprint(legacyNames()) + `) and offers tools (echo, add,
+sample, elicit, progress, slow, content, roots, touch, ping_client), resources
+(demo://static/readme, demo://static/logo, demo://items/{id}), the prompt greet,
+completions and logging, using only what its revision has.
+
+It serves one session over stdio (newline-delimited JSON on stdin and stdout)
+and logs to stderr. In strict mode (the default) every message it receives is
+validated against the revision, and invalid requests are answered with a
+JSON-RPC error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if revision == "" {
+				return fmt.Errorf("demo-server: --revision is required (one of %v)", legacyNames())
+			}
+			rev, err := schemas.ParseRevision(revision)
+			if err != nil {
+				return fmt.Errorf("demo-server: %w", err)
+			}
+			if listen != "" {
+				return fmt.Errorf("%w (--listen %s)", ErrListenNotImplemented, listen)
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			err = ServeStdio(ctx, rev, cmd.InOrStdin(), cmd.OutOrStdout(),
+				WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow))
+			if errors.Is(err, context.Canceled) {
+				return nil // interrupted: a normal way to stop
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&revision, "revision", "", "MCP revision to speak (required): "+fmt.Sprint(legacyNames()))
+	f.StringVar(&listen, "listen", "", "serve HTTP on this address instead of stdio (not implemented yet)")
+	f.BoolVar(&strict, "strict", true, "validate every message against the revision")
+	f.DurationVar(&slow, "slow-timeout", DefaultSlowTimeout, "how long the slow tool waits for its cancellation")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
+	return cmd
+}
+
+// legacyNames returns the names of the revisions the demo server speaks.
+func legacyNames() []string {
+	var out []string
+	for _, r := range schemas.All() {
+		if !r.Stateless() {
+			out = append(out, r.String())
+		}
+	}
+	return out
+}

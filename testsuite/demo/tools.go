@@ -1,0 +1,412 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mcpbroker/mcpbroker/schemas"
+	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
+	"github.com/mcpbroker/mcpbroker/testsuite/fixture/session"
+)
+
+// Small media samples: a 1x1 PNG and an empty WAV file.
+const (
+	pngBase64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+	wavBase64 = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA="
+)
+
+// toolCall is the params of tools/call.
+type toolCall struct {
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
+	Meta      struct {
+		ProgressToken json.RawMessage `json:"progressToken"`
+	} `json:"_meta"`
+}
+
+// tool is a demo tool.
+type tool struct {
+	name        string
+	title       string
+	description string
+	since       schemas.Revision // first revision that has it
+	input       map[string]any   // inputSchema
+	output      map[string]any   // outputSchema, 2025-06-18 on
+	readOnly    bool
+	run         func(ss *serverSession, ctx context.Context, call *toolCall) (any, error)
+}
+
+// objectSchema returns a JSON Schema of an object with the given
+// properties (name, type, description triples) and required names.
+func objectSchema(props [][3]string, required ...string) map[string]any {
+	p := map[string]any{}
+	for _, x := range props {
+		p[x[0]] = map[string]any{"type": x[1], "description": x[2]}
+	}
+	s := map[string]any{"type": "object", "properties": p}
+	if len(required) > 0 {
+		s["required"] = required
+	}
+	return s
+}
+
+// tools returns every demo tool, of every revision.
+func tools() []tool {
+	none := objectSchema(nil)
+	return []tool{
+		{name: "echo", title: "Echo", description: "Returns its text argument; logs it at info level when logging is enabled.",
+			input: objectSchema([][3]string{{"text", "string", "Text to echo"}}, "text"), readOnly: true, run: (*serverSession).echo},
+		{name: "add", title: "Add", description: "Adds two numbers.",
+			input:  objectSchema([][3]string{{"a", "number", "First addend"}, {"b", "number", "Second addend"}}, "a", "b"),
+			output: objectSchema([][3]string{{"sum", "number", "a + b"}}, "sum"), readOnly: true, run: (*serverSession).add},
+		{name: "sample", title: "Sample", description: "Asks the client's model (sampling/createMessage) and returns its answer.",
+			input: objectSchema([][3]string{{"prompt", "string", "What to ask"}}), run: (*serverSession).sample},
+		{name: "elicit", title: "Elicit", description: "Asks the user for their name (elicitation/create) and returns the answer.",
+			since: schemas.V20250618, input: objectSchema([][3]string{{"message", "string", "What to ask"}}), run: (*serverSession).elicit},
+		{name: "progress", title: "Progress", description: "Reports 3 steps of progress for the request's progressToken, then answers.",
+			input: none, readOnly: true, run: (*serverSession).progress},
+		{name: "slow", title: "Slow", description: "Waits until cancelled (then sends no response) or until its timeout; reports progress 0 when it starts waiting.",
+			input: none, readOnly: true, run: (*serverSession).slow},
+		{name: "content", title: "Content", description: "Returns one block of every content type of the revision.",
+			input: none, readOnly: true, run: (*serverSession).content},
+		{name: "roots", title: "Roots", description: "Lists the client's roots (roots/list).",
+			input: none, readOnly: true, run: (*serverSession).roots},
+		{name: "touch", title: "Touch", description: "Marks a resource as changed: subscribers get notifications/resources/updated.",
+			input: objectSchema([][3]string{{"uri", "string", "Resource URI (default demo://static/readme)"}}), run: (*serverSession).touch},
+		{name: "ping_client", title: "Ping client", description: "Sends ping to the client and waits for the answer.",
+			input: none, readOnly: true, run: (*serverSession).pingClient},
+	}
+}
+
+// toolList returns the tools/list entries of the revision.
+func (ss *serverSession) toolList() []any {
+	rev := ss.srv.rev
+	var out []any
+	for _, t := range tools() {
+		if t.since > rev {
+			continue
+		}
+		def := map[string]any{"name": t.name, "description": t.description, "inputSchema": t.input}
+		if rev >= schemas.V20250326 {
+			def["annotations"] = map[string]any{"readOnlyHint": t.readOnly, "openWorldHint": false}
+		}
+		if rev >= schemas.V20250618 {
+			def["title"] = t.title
+			if t.output != nil {
+				def["outputSchema"] = t.output
+			}
+		}
+		if rev >= schemas.V20251125 && t.name == "echo" {
+			def["icons"] = icons()
+		}
+		out = append(out, def)
+	}
+	return out
+}
+
+// icons returns the icon list of the demo (2025-11-25 on).
+func icons() []any {
+	return []any{map[string]any{"src": "data:image/png;base64," + pngBase64, "mimeType": "image/png", "sizes": []string{"1x1"}}}
+}
+
+func (ss *serverSession) callTool(ctx context.Context, req *session.Request) (any, error) {
+	var call toolCall
+	if err := decodeParams(req.Params, &call); err != nil {
+		return nil, err
+	}
+	for _, t := range tools() {
+		if t.name == call.Name && t.since <= ss.srv.rev {
+			return t.run(ss, ctx, &call)
+		}
+	}
+	return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Unknown tool: " + call.Name, Data: map[string]any{"tool": call.Name}}
+}
+
+// textResult is a CallToolResult with one text block.
+func textResult(text string) map[string]any {
+	return map[string]any{"content": []any{map[string]any{"type": "text", "text": text}}}
+}
+
+// toolError is a CallToolResult that reports a failure of the tool.
+func toolError(format string, args ...any) map[string]any {
+	r := textResult(fmt.Sprintf(format, args...))
+	r["isError"] = true
+	return r
+}
+
+// argError reports invalid tool arguments: from 2025-11-25 on as a tool
+// error the model can see and correct, before as a protocol error
+// (-32602).
+func (ss *serverSession) argError(format string, args ...any) (any, error) {
+	if ss.srv.rev >= schemas.V20251125 {
+		return toolError(format, args...), nil
+	}
+	return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Invalid arguments: " + fmt.Sprintf(format, args...)}
+}
+
+// arguments decodes the tool arguments into v.
+func (ss *serverSession) arguments(call *toolCall, v any) error {
+	if len(call.Arguments) == 0 || string(call.Arguments) == "null" {
+		return nil
+	}
+	return json.Unmarshal(call.Arguments, v)
+}
+
+func (ss *serverSession) echo(ctx context.Context, call *toolCall) (any, error) {
+	var a struct {
+		Text *string `json:"text"`
+	}
+	if err := ss.arguments(call, &a); err != nil || a.Text == nil {
+		return ss.argError("echo needs a string argument text")
+	}
+	if err := ss.logToClient(ctx, "info", "echo: "+*a.Text); err != nil {
+		return nil, err
+	}
+	return textResult(*a.Text), nil
+}
+
+func (ss *serverSession) add(_ context.Context, call *toolCall) (any, error) {
+	var a struct {
+		A, B *float64
+	}
+	if err := ss.arguments(call, &a); err != nil || a.A == nil || a.B == nil {
+		return ss.argError("add needs number arguments a and b")
+	}
+	sum := *a.A + *a.B
+	r := textResult(strconv.FormatFloat(sum, 'g', -1, 64))
+	if ss.srv.rev >= schemas.V20250618 {
+		r["structuredContent"] = map[string]any{"sum": sum}
+	}
+	return r, nil
+}
+
+func (ss *serverSession) sample(ctx context.Context, call *toolCall) (any, error) {
+	var a struct {
+		Prompt string `json:"prompt"`
+	}
+	if err := ss.arguments(call, &a); err != nil {
+		return ss.argError("sample takes a string argument prompt")
+	}
+	if a.Prompt == "" {
+		a.Prompt = "Say hello."
+	}
+	if !ss.clientHas("sampling") {
+		return toolError("the client does not support sampling"), nil
+	}
+	raw, err := ss.peer.Call(ctx, "sampling/createMessage", map[string]any{
+		"messages":  []any{map[string]any{"role": "user", "content": map[string]any{"type": "text", "text": a.Prompt}}},
+		"maxTokens": 100,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return toolError("sampling failed: %v", err), nil
+	}
+	var res struct {
+		Content json.RawMessage `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("demo: sampling result: %w", err)
+	}
+	// The content is one block, or from 2025-11-25 on possibly an array.
+	var blocks []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if len(res.Content) > 0 && res.Content[0] == '[' {
+		err = json.Unmarshal(res.Content, &blocks)
+	} else {
+		blocks = append(blocks, struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}{})
+		err = json.Unmarshal(res.Content, &blocks[0])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("demo: sampling result content: %w", err)
+	}
+	var text []string
+	for _, b := range blocks {
+		if b.Type == "text" {
+			text = append(text, b.Text)
+		} else {
+			text = append(text, "["+b.Type+"]")
+		}
+	}
+	return textResult(strings.Join(text, "\n")), nil
+}
+
+func (ss *serverSession) elicit(ctx context.Context, call *toolCall) (any, error) {
+	var a struct {
+		Message string `json:"message"`
+	}
+	if err := ss.arguments(call, &a); err != nil {
+		return ss.argError("elicit takes a string argument message")
+	}
+	if a.Message == "" {
+		a.Message = "What is your name?"
+	}
+	if !ss.clientHas("elicitation") {
+		return toolError("the client does not support elicitation"), nil
+	}
+	params := map[string]any{
+		"message": a.Message,
+		"requestedSchema": map[string]any{
+			"type":       "object",
+			"properties": map[string]any{"name": map[string]any{"type": "string", "title": "Name", "description": "Your name"}},
+			"required":   []string{"name"},
+		},
+	}
+	if ss.srv.rev >= schemas.V20251125 {
+		params["mode"] = "form"
+	}
+	raw, err := ss.peer.Call(ctx, "elicitation/create", params)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return toolError("elicitation failed: %v", err), nil
+	}
+	var res map[string]any
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("demo: elicitation result: %w", err)
+	}
+	answer := map[string]any{"action": res["action"]}
+	if c, ok := res["content"]; ok {
+		answer["content"] = c
+	}
+	text, err := json.Marshal(answer)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	r := textResult(string(text))
+	r["structuredContent"] = answer
+	return r, nil
+}
+
+func (ss *serverSession) progress(ctx context.Context, call *toolCall) (any, error) {
+	token := call.Meta.ProgressToken
+	if len(token) == 0 {
+		return textResult("no progressToken: nothing to report"), nil
+	}
+	const steps = 3
+	for i := 1; i <= steps; i++ {
+		p := map[string]any{"progressToken": token, "progress": i, "total": steps}
+		if ss.srv.rev >= schemas.V20250326 {
+			p["message"] = fmt.Sprintf("step %d of %d", i, steps)
+		}
+		if err := ss.peer.Notify(ctx, "notifications/progress", p); err != nil {
+			return nil, err
+		}
+	}
+	return textResult(fmt.Sprintf("done in %d steps", steps)), nil
+}
+
+func (ss *serverSession) slow(ctx context.Context, call *toolCall) (any, error) {
+	if token := call.Meta.ProgressToken; len(token) > 0 {
+		// Tell the client the wait has begun, so it can cancel a running
+		// request.
+		if err := ss.peer.Notify(ctx, "notifications/progress", map[string]any{"progressToken": token, "progress": 0}); err != nil {
+			return nil, err
+		}
+	}
+	t := time.NewTimer(ss.srv.slowTimeout)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	case <-t.C:
+		return textResult("slow: finished after " + ss.srv.slowTimeout.String()), nil
+	}
+}
+
+// content returns one block of every content type the revision has in
+// CallToolResult.content.
+func (ss *serverSession) content(_ context.Context, _ *toolCall) (any, error) {
+	rev := ss.srv.rev
+	ann := map[string]any{"audience": []string{"user", "assistant"}, "priority": 0.5}
+	if rev >= schemas.V20250618 {
+		ann["lastModified"] = "2025-01-12T15:00:58Z"
+	}
+	blocks := []any{
+		map[string]any{"type": "text", "text": "A text block.", "annotations": ann},
+		map[string]any{"type": "image", "data": pngBase64, "mimeType": "image/png"},
+	}
+	if rev >= schemas.V20250326 {
+		blocks = append(blocks, map[string]any{"type": "audio", "data": wavBase64, "mimeType": "audio/wav"})
+	}
+	if rev >= schemas.V20250618 {
+		blocks = append(blocks, map[string]any{"type": "resource_link", "uri": readmeURI, "name": "readme", "title": "Read me", "mimeType": "text/plain"})
+	}
+	blocks = append(blocks,
+		map[string]any{"type": "resource", "resource": map[string]any{"uri": readmeURI, "mimeType": "text/plain", "text": readmeText}},
+		map[string]any{"type": "resource", "resource": map[string]any{"uri": logoURI, "mimeType": "image/png", "blob": pngBase64}},
+	)
+	return map[string]any{"content": blocks}, nil
+}
+
+func (ss *serverSession) roots(ctx context.Context, _ *toolCall) (any, error) {
+	if !ss.clientHas("roots") {
+		return toolError("the client does not support roots"), nil
+	}
+	raw, err := ss.peer.Call(ctx, "roots/list", nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return toolError("roots/list failed: %v", err), nil
+	}
+	var res struct {
+		Roots []struct {
+			URI  string `json:"uri"`
+			Name string `json:"name,omitempty"`
+		} `json:"roots"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("demo: roots result: %w", err)
+	}
+	var lines []string
+	for _, r := range res.Roots {
+		lines = append(lines, strings.TrimSpace(r.URI+" "+r.Name))
+	}
+	return textResult(strings.Join(lines, "\n")), nil
+}
+
+func (ss *serverSession) touch(ctx context.Context, call *toolCall) (any, error) {
+	var a struct {
+		URI string `json:"uri"`
+	}
+	if err := ss.arguments(call, &a); err != nil {
+		return ss.argError("touch takes a string argument uri")
+	}
+	if a.URI == "" {
+		a.URI = readmeURI
+	}
+	if _, ok := readResource(a.URI); !ok {
+		return toolError("no resource %s", a.URI), nil
+	}
+	ss.mu.Lock()
+	subscribed := ss.subs[a.URI]
+	ss.mu.Unlock()
+	if subscribed {
+		if err := ss.peer.Notify(ctx, "notifications/resources/updated", map[string]any{"uri": a.URI}); err != nil {
+			return nil, err
+		}
+	}
+	return textResult(fmt.Sprintf("touched %s (subscribed: %t)", a.URI, subscribed)), nil
+}
+
+func (ss *serverSession) pingClient(ctx context.Context, _ *toolCall) (any, error) {
+	if _, err := ss.peer.Call(ctx, "ping", nil); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return toolError("ping failed: %v", err), nil
+	}
+	return textResult("pong"), nil
+}
