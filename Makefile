@@ -31,9 +31,10 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/mcpbroker
 
-# Until `serve` exists (issue 5), the main job validates example messages.
+# The main job: the broker on 127.0.0.1:8080 in front of the built-in
+# 2024-11-05 demo server (Ctrl-C stops it).
 run: build
-	./$(BIN) validate --revision 2025-06-18 examples/messages/2025-06-18.ndjson
+	./$(BIN) serve --listen 127.0.0.1:8080
 
 test: lint check-generated unit fuzz
 

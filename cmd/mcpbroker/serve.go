@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/mcpbroker/mcpbroker/broker/relay"
+	"github.com/mcpbroker/mcpbroker/broker/transport"
+	"github.com/mcpbroker/mcpbroker/schemas"
+)
+
+// serveConfig is the configuration of `mcpbroker serve`, from flags, a
+// YAML file (--config) and MCPBROKER_* environment variables, in viper's
+// order of precedence (flag > env > file > default).
+type serveConfig struct {
+	Listen           string        `mapstructure:"listen"`
+	Stdio            bool          `mapstructure:"stdio"`
+	UpstreamCmd      string        `mapstructure:"upstream-cmd"`
+	UpstreamURL      string        `mapstructure:"upstream-url"`
+	UpstreamSSEURL   string        `mapstructure:"upstream-sse-url"`
+	UpstreamRevision string        `mapstructure:"upstream-revision"`
+	ClientValidation string        `mapstructure:"client-validation"`
+	ServerValidation string        `mapstructure:"server-validation"`
+	MaxMessageSize   int           `mapstructure:"max-message-size"`
+	AllowedOrigins   []string      `mapstructure:"allowed-origins"`
+	SessionIdleTTL   time.Duration `mapstructure:"session-idle-ttl"`
+	RequestTimeout   time.Duration `mapstructure:"request-timeout"`
+	ShutdownTimeout  time.Duration `mapstructure:"shutdown-timeout"`
+	LogLevel         string        `mapstructure:"log-level"`
+}
+
+// demoRevision is the revision of the built-in demo server that serve
+// fronts when no upstream is configured.
+const demoRevision = "2024-11-05"
+
+func newServeCmd() *cobra.Command {
+	v := viper.New()
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the broker in front of an MCP server",
+		Long: `Serve runs the broker: clients of any MCP revision connect to it (Streamable HTTP
+at /mcp, the legacy HTTP+SSE transport of 2024-11-05 at /sse and /messages, or stdio
+with --stdio) and reach the upstream server, whatever its revision, through validation
+and translation.
+
+Upstream: --upstream-cmd "CMD ARGS" (a child process over stdio, one per client
+session), --upstream-url URL (Streamable HTTP) or --upstream-sse-url URL (legacy
+HTTP+SSE). With none, serve fronts the built-in demo server at 2024-11-05.
+
+Every flag can also be set in the YAML file given with --config (same names) or in
+an environment variable MCPBROKER_<FLAG> (upper case, '-' as '_'), for example
+MCPBROKER_UPSTREAM_CMD.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configFile != "" {
+				v.SetConfigFile(configFile)
+				if err := v.ReadInConfig(); err != nil {
+					return usageErr("--config: %w", err)
+				}
+			}
+			var cfg serveConfig
+			if err := v.Unmarshal(&cfg); err != nil {
+				return usageErr("configuration: %w", err)
+			}
+			return runServe(cmd, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "YAML configuration file")
+	f.String("listen", "127.0.0.1:8080", "HTTP listen address: Streamable HTTP at /mcp, legacy HTTP+SSE at /sse and /messages")
+	f.Bool("stdio", false, "serve one client over stdin/stdout instead of HTTP")
+	f.String("upstream-cmd", "", "run the MCP server as a child process over stdio (one per client session)")
+	f.String("upstream-url", "", "the MCP server's Streamable HTTP endpoint")
+	f.String("upstream-sse-url", "", "the MCP server's legacy HTTP+SSE endpoint")
+	f.String("upstream-revision", "", "pin the server's revision (default: negotiate, offering the newest)")
+	f.String("client-validation", "strict", "validation of client messages: strict, warn or off")
+	f.String("server-validation", "warn", "validation of server messages: strict, warn or off")
+	f.Int("max-message-size", defaultMaxMessage, "largest message accepted, in bytes (HTTP bodies over it get 413)")
+	f.StringSlice("allowed-origins", nil, "Origin values accepted on HTTP (default: none but requests without Origin and loopback origins)")
+	f.Duration("session-idle-ttl", 30*time.Minute, "close client sessions idle this long")
+	f.Duration("request-timeout", 0, "fail requests the server has not answered in this time (0: none)")
+	f.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to drain in-flight requests")
+	f.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := v.BindPFlags(f); err != nil {
+		panic(err) // only on programming errors: every flag exists
+	}
+	v.SetEnvPrefix("MCPBROKER")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	return cmd
+}
+
+func parseMode(name, s string) (relay.Mode, error) {
+	switch s {
+	case "strict":
+		return relay.Strict, nil
+	case "warn":
+		return relay.Warn, nil
+	case "off":
+		return relay.Off, nil
+	}
+	return 0, usageErr("--%s must be strict, warn or off, not %q", name, s)
+}
+
+func runServe(cmd *cobra.Command, cfg serveConfig) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return usageErr("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	rcfg := relay.Config{Logger: logger, RequestTimeout: cfg.RequestTimeout}
+	var err error
+	if rcfg.ClientValidation, err = parseMode("client-validation", cfg.ClientValidation); err != nil {
+		return err
+	}
+	if rcfg.ServerValidation, err = parseMode("server-validation", cfg.ServerValidation); err != nil {
+		return err
+	}
+	if cfg.UpstreamRevision != "" {
+		if rcfg.UpstreamRevision, err = schemas.ParseRevision(cfg.UpstreamRevision); err != nil {
+			return usageErr("--upstream-revision: %w", err)
+		}
+	}
+	if rcfg.Validator, err = schemas.NewValidator(); err != nil {
+		return err
+	}
+	dial, describe, err := upstreamDialer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if cfg.Stdio {
+		logger.Info("serving one client over stdio", "upstream", describe)
+		conn := transport.NewStdio(cmd.InOrStdin(), nopWriteCloser{cmd.OutOrStdout()}, cfg.MaxMessageSize)
+		defer conn.Close()
+		return relay.Run(ctx, conn, dial, rcfg)
+	}
+	return serveHTTP(ctx, cfg, rcfg, dial, describe, logger)
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// upstreamDialer returns how to reach the server for each client session.
+func upstreamDialer(cfg serveConfig, logger *slog.Logger) (func(context.Context) (transport.Conn, error), string, error) {
+	n := 0
+	for _, s := range []string{cfg.UpstreamCmd, cfg.UpstreamURL, cfg.UpstreamSSEURL} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, "", usageErr("give at most one of --upstream-cmd, --upstream-url, --upstream-sse-url")
+	}
+	opts := &transport.ClientOptions{Logger: logger}
+	switch {
+	case cfg.UpstreamURL != "":
+		return func(ctx context.Context) (transport.Conn, error) {
+			return transport.DialHTTP(ctx, cfg.UpstreamURL, opts)
+		}, "streamable-http " + cfg.UpstreamURL, nil
+	case cfg.UpstreamSSEURL != "":
+		return func(ctx context.Context) (transport.Conn, error) {
+			return transport.DialSSE(ctx, cfg.UpstreamSSEURL, opts)
+		}, "http+sse " + cfg.UpstreamSSEURL, nil
+	}
+	argv := strings.Fields(cfg.UpstreamCmd)
+	describe := "stdio " + cfg.UpstreamCmd
+	if len(argv) == 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, "", fmt.Errorf("find the built-in demo server: %w", err)
+		}
+		argv = []string{self, "demo-server", "--revision", demoRevision}
+		describe = "built-in demo server " + demoRevision + " (stdio)"
+	}
+	return func(ctx context.Context) (transport.Conn, error) {
+		return transport.StartCommand(ctx, argv, nil)
+	}, describe, nil
+}
+
+// serveHTTP serves Streamable HTTP at /mcp and legacy HTTP+SSE at /sse and
+// /messages until ctx ends, then drains.
+func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, dial func(context.Context) (transport.Conn, error), describe string, logger *slog.Logger) error {
+	hs := transport.NewHTTPServer(&transport.HTTPServerOptions{
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxBodySize:    int64(cfg.MaxMessageSize),
+		IdleTimeout:    cfg.SessionIdleTTL,
+		Logger:         logger,
+	})
+	ss := transport.NewSSEServer(&transport.SSEServerOptions{
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxBodySize:    int64(cfg.MaxMessageSize),
+		Logger:         logger,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", hs)
+	mux.Handle("/sse", ss)
+	mux.Handle("/messages", ss)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("listen: %w", err)}
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("mcpbroker listening", "addr", ln.Addr().String(),
+		"streamable_http", "http://"+ln.Addr().String()+"/mcp", "legacy_sse", "http://"+ln.Addr().String()+"/sse",
+		"upstream", describe)
+
+	sessCtx, stopSessions := context.WithCancel(context.Background())
+	defer stopSessions()
+	var sessions sync.WaitGroup
+	accept := func(name string, accept func(context.Context) (transport.Conn, error)) {
+		for {
+			conn, err := accept(sessCtx)
+			if err != nil {
+				return
+			}
+			sessions.Add(1)
+			go func() {
+				defer sessions.Done()
+				defer conn.Close()
+				logger.Info("session started", "transport", name)
+				err := relay.Run(sessCtx, conn, dial, rcfg)
+				logger.Info("session ended", "transport", name, "err", err)
+			}()
+		}
+	}
+	go accept("streamable-http", hs.Accept)
+	go accept("http+sse", ss.Accept)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	// Drain: stop taking new connections, give in-flight requests the
+	// shutdown timeout, then close every session.
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(dctx)
+	stopSessions()
+	hs.Close()
+	ss.Close()
+	sessions.Wait()
+	if errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("drain timed out; sessions closed")
+		return nil
+	}
+	return err
+}
