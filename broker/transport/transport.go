@@ -7,6 +7,48 @@
 // messages in both directions. Transports do not interpret messages beyond
 // what routing needs (ids, the related request); validation, translation
 // and id remapping happen in the relay.
+//
+// # Transports
+//
+// Toward a peer that is a server (upstream):
+//
+//   - [NewStdio] over any reader and writer, and [StartCommand] (or
+//     [Command.Start]) for a server run as a child process.
+//   - [DialHTTP]: Streamable HTTP, revisions 2025-03-26 to 2025-11-25.
+//   - [DialSSE]: the legacy HTTP+SSE transport of 2024-11-05.
+//
+// Toward a peer that is a client (client-facing), servers that yield one
+// Conn per session through Accept:
+//
+//   - [HTTPServer]: Streamable HTTP, an [http.Handler] for the MCP
+//     endpoint.
+//   - [SSEServer]: legacy HTTP+SSE, an http.Handler for the SSE stream and
+//     the message endpoint.
+//
+// (A stdio client of the broker is served with NewStdio on the broker's
+// own standard input and output.)
+//
+// # Frames
+//
+// Recv returns frames as the peer sent them, batches (2025-03-26) included
+// as one array; the relay splits and gathers them (REVISIONS.md 2.T1).
+// Send takes one message or array per call. The HTTP transports parse what
+// they send and receive with [jsonrpc.ParseFrame] to route responses by id
+// (with [jsonrpc.IDKey]); they answer input that is not JSON-RPC
+// themselves (HTTP 400 with the -32700 or -32600 error as body).
+//
+// Optional interfaces: [RevisionSetter] (HTTP Conns need the negotiated
+// revision for the MCP-Protocol-Version header) and [SessionIDer].
+//
+// # Errors
+//
+// Recv returns [ErrClosed] after Close, and an error wrapping io.EOF when
+// the peer ended the session (end of stdio input, child exit with its
+// status, DELETE, dropped legacy stream). Two Recv errors are not final:
+// one wrapping [jsonrpc.ErrTooLarge] (an oversized stdio line, skipped)
+// and one wrapping [ErrSessionExpired] (an upstream HTTP session is gone;
+// the relay may send initialize again on the same Conn). HTTP client
+// transports report unexpected statuses as [*StatusError].
 package transport
 
 import (

@@ -1,0 +1,92 @@
+package transport
+
+import (
+	"context"
+	"sync"
+)
+
+// item is one entry of an inbox: a frame, or a non-fatal error that Recv
+// returns in its place.
+type item struct {
+	msg Message
+	err error
+}
+
+// inbox is the queue between the goroutines that read from a peer and
+// Conn.Recv. It is bounded: put blocks while it is full.
+type inbox struct {
+	ch   chan item
+	done chan struct{} // closed by finish
+	once sync.Once
+	err  error // why the inbox ended; read only after done is closed
+	drop bool  // discard queued items after finish (Close)
+}
+
+// newInbox returns an inbox holding up to n items.
+func newInbox(n int) *inbox {
+	return &inbox{ch: make(chan item, n), done: make(chan struct{})}
+}
+
+// put queues it, waiting for room. It fails with ctx's error or, once the
+// inbox has ended, with the inbox's end error.
+func (q *inbox) put(ctx context.Context, it item) error {
+	select {
+	case <-q.done:
+		return q.err
+	default:
+	}
+	select {
+	case q.ch <- it:
+		return nil
+	case <-q.done:
+		return q.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// finish ends the inbox with err, which Recv returns once the items queued
+// so far are taken (or at once when drop is set). Only the first call has
+// an effect; it reports whether it was that call.
+func (q *inbox) finish(err error, drop bool) bool {
+	first := false
+	q.once.Do(func() {
+		q.err, q.drop = err, drop
+		close(q.done)
+		first = true
+	})
+	return first
+}
+
+// ended reports whether finish was called.
+func (q *inbox) ended() bool {
+	select {
+	case <-q.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// recv returns the next item, the end error once the inbox has ended and is
+// drained, or ctx's error.
+func (q *inbox) recv(ctx context.Context) (Message, error) {
+	if q.ended() && q.drop {
+		return Message{}, q.err
+	}
+	select {
+	case it := <-q.ch:
+		return it.msg, it.err
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	case <-q.done:
+		if !q.drop {
+			select {
+			case it := <-q.ch:
+				return it.msg, it.err
+			default:
+			}
+		}
+		return Message{}, q.err
+	}
+}
