@@ -191,6 +191,13 @@ func (s *session) replyClient(ctx context.Context, clientID json.RawMessage, b *
 func (s *session) clientLoop(ctx context.Context) error {
 	for {
 		m, err := s.client.Recv(ctx)
+		if errors.Is(err, jsonrpc.ErrTooLarge) {
+			// The line is gone and its id unknown: answer with a null id
+			// and go on (the session survives bad input).
+			s.log.Warn("relay: oversized message from client", "err", err)
+			s.sendClient(ctx, jsonrpc.ErrorResponse(nil, jsonrpc.CodeParseError, "message too large: "+err.Error(), nil), nil)
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) && ctx.Err() == nil {
 				return errClientDone
@@ -565,6 +572,10 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 func (s *session) upstreamLoop(ctx context.Context, up transport.Conn) error {
 	for {
 		m, err := up.Recv(ctx)
+		if errors.Is(err, jsonrpc.ErrTooLarge) {
+			s.log.Warn("relay: oversized message from the server dropped", "err", err)
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("relay: upstream receive: %w", ctx.Err())
@@ -844,6 +855,16 @@ func (s *session) finishHandshake(ctx context.Context, c *call, m *jsonrpc.Messa
 	n.Set("id", translators.Parse(c.clientID))
 	n.Get("result").Set("protocolVersion", translators.NewString(clientRev.String()))
 	s.link.Store(l)
+	// Transports that carry the revision (the MCP-Protocol-Version header
+	// of Streamable HTTP, 2.T2) learn it now, on each side.
+	if rs, ok := s.client.(transport.RevisionSetter); ok {
+		rs.SetRevision(clientRev)
+	}
+	s.upMu.Lock()
+	if rs, ok := s.up.(transport.RevisionSetter); ok {
+		rs.SetRevision(upRev)
+	}
+	s.upMu.Unlock()
 	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
 		"offered", s.cfg.UpstreamRevision)
 	s.sendClient(ctx, n.Raw(), c.clientID)
