@@ -24,7 +24,7 @@ FUZZ_TARGETS := \
 	./translators:Fuzz45 \
 	./translators:Fuzz45Fields
 
-.PHONY: all build run test unit fuzz bench lint generate check-generated tools
+.PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps
 
 all: build
 
@@ -38,8 +38,18 @@ run: build
 
 test: lint check-generated unit fuzz
 
-unit:
+unit: npm-deps
 	$(GO) test -race -count=1 $(PKGS)
+
+# Pinned npm peers for testsuite/npm (real TypeScript SDK clients and
+# servers); reinstalled only when node_modules is absent or older than
+# package-lock.json. Without npm the test skips (and fails under CI=true).
+npm-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm-deps: npm not found; testsuite/npm will skip"; \
+	elif [ ! -d testsuite/npm/node_modules ] || [ testsuite/npm/package-lock.json -nt testsuite/npm/node_modules ]; then \
+		cd testsuite/npm && npm ci --no-audit --no-fund && touch node_modules; \
+	fi
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

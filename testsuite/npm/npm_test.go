@@ -1,0 +1,307 @@
+// Package npm proves interop with real third-party MCP peers from npm:
+// the official TypeScript SDK at 1.0.4 (speaks only 2024-11-05) and at
+// the newest pinned 1.x (speaks 2025-11-25), and the reference
+// server-everything, all pinned in package.json / package-lock.json.
+// `make npm-deps` installs them; without node_modules the test skips
+// (and fails when CI=true).
+package npm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Pinned versions; keep in sync with package.json.
+const (
+	oldSDKVersion = "1.0.4"  // npm alias sdk-old
+	newSDKVersion = "1.32.2" // npm alias sdk-new
+	oldRevision   = "2024-11-05"
+	newRevision   = "2025-11-25"
+)
+
+// summary is what client.mjs prints on success.
+type summary struct {
+	SDK                      string `json:"sdk"`
+	SDKVersion               string `json:"sdkVersion"`
+	Transport                string `json:"transport"`
+	SentProtocolVersion      string `json:"sentProtocolVersion"`
+	ProtocolVersion          string `json:"protocolVersion"`
+	TransportProtocolVersion string `json:"transportProtocolVersion"`
+	ServerInfo               struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	} `json:"serverInfo"`
+	Tools    []string `json:"tools"`
+	ToolCall struct {
+		Name    string `json:"name"`
+		IsError bool   `json:"isError"`
+		Text    string `json:"text"`
+	} `json:"toolCall"`
+	Resources []string `json:"resources"`
+	Resource  struct {
+		URI  string `json:"uri"`
+		Text string `json:"text"`
+	} `json:"resource"`
+	Prompts []string `json:"prompts"`
+	Prompt  struct {
+		Name     string `json:"name"`
+		Messages int    `json:"messages"`
+		Text     string `json:"text"`
+	} `json:"prompt"`
+	SessionTerminated bool `json:"sessionTerminated"`
+}
+
+// requireNode skips (or, under CI=true, fails) when node or the pinned
+// npm packages are not installed.
+func requireNode(t *testing.T) string {
+	t.Helper()
+	missing := func(why string) {
+		msg := why + "; run `make npm-deps` (cd testsuite/npm && npm ci) to enable the npm interop test"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node not found in PATH")
+	}
+	for _, p := range []string{
+		"node_modules/sdk-old/package.json",
+		"node_modules/sdk-new/package.json",
+		"node_modules/eventsource/package.json",
+		"node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+	} {
+		if _, err := os.Stat(p); err != nil {
+			missing("testsuite/npm/node_modules is missing or incomplete (" + p + ")")
+		}
+	}
+	return node
+}
+
+// buildBroker builds the mcpbroker binary once per test run.
+func buildBroker(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mcpbroker")
+	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/mcpbroker")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServe runs `mcpbroker serve --listen 127.0.0.1:0 args...` as a real
+// process and returns the address it listens on.
+func startServe(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 15 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			var line struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "mcpbroker listening" && !sent {
+				addr <- line.Addr
+				sent = true
+			}
+			if testing.Verbose() {
+				t.Logf("serve: %s", sc.Bytes())
+			}
+		}
+		if !sent {
+			close(addr)
+		}
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatal("serve exited before listening")
+		}
+		return a
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start listening")
+	}
+	return ""
+}
+
+// runClient runs client.mjs with args and decodes its summary.
+func runClient(t *testing.T, node string, args ...string) summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{"client.mjs"}, args...)...)
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if testing.Verbose() || err != nil {
+		t.Logf("client.mjs %s\nstdout: %s\nstderr: %s", strings.Join(args, " "), stdout.Bytes(), stderr.Bytes())
+	}
+	if err != nil {
+		t.Fatalf("client.mjs: %v", err)
+	}
+	var s summary
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &s); err != nil {
+		t.Fatalf("client.mjs summary: %v\n%s", err, stdout.Bytes())
+	}
+	return s
+}
+
+// checkVersions asserts the client negotiated its own revision, whatever
+// the revision of the upstream behind the broker.
+func checkVersions(t *testing.T, s summary, sdk, transport string) {
+	t.Helper()
+	wantSDK, wantRev := oldSDKVersion, oldRevision
+	if sdk == "sdk-new" {
+		wantSDK, wantRev = newSDKVersion, newRevision
+	}
+	if s.SDK != sdk || s.SDKVersion != wantSDK || s.Transport != transport {
+		t.Errorf("client is %s %s over %s, want %s %s over %s", s.SDK, s.SDKVersion, s.Transport, sdk, wantSDK, transport)
+	}
+	if s.SentProtocolVersion != wantRev {
+		t.Errorf("client offered %q, want %q", s.SentProtocolVersion, wantRev)
+	}
+	if s.ProtocolVersion != wantRev {
+		t.Errorf("negotiated protocolVersion %q, want %q (the client's own revision)", s.ProtocolVersion, wantRev)
+	}
+	if transport == "http" && s.TransportProtocolVersion != wantRev {
+		t.Errorf("SDK transport reports protocol version %q, want %q", s.TransportProtocolVersion, wantRev)
+	}
+}
+
+// checkOwnServer asserts the summary of a session with old-server.mjs or
+// new-server.mjs (called with greetArgs).
+func checkOwnServer(t *testing.T, s summary, serverName string) {
+	t.Helper()
+	if s.ServerInfo.Name != serverName {
+		t.Errorf("serverInfo.name %q, want %q", s.ServerInfo.Name, serverName)
+	}
+	if strings.Join(s.Tools, ",") != "echo,add" {
+		t.Errorf("tools %v, want [echo add]", s.Tools)
+	}
+	if want := serverName + " echo: hello from npm"; s.ToolCall.IsError || s.ToolCall.Text != want {
+		t.Errorf("echo: %+v, want text %q", s.ToolCall, want)
+	}
+	if s.Resource.URI != "npm://static/readme" || s.Resource.Text != "mcpbroker npm interop: static readme" {
+		t.Errorf("resource: %+v", s.Resource)
+	}
+	if s.Prompt.Name != "greet" || s.Prompt.Messages != 1 || s.Prompt.Text != "Hello, Ada!" {
+		t.Errorf("prompt: %+v", s.Prompt)
+	}
+}
+
+// checkEverything asserts the summary of a session with server-everything.
+func checkEverything(t *testing.T, s summary) {
+	t.Helper()
+	if !strings.Contains(s.ServerInfo.Name, "everything") {
+		t.Errorf("serverInfo.name %q, want server-everything", s.ServerInfo.Name)
+	}
+	if len(s.Tools) < 2 || !contains(s.Tools, "echo") {
+		t.Errorf("tools %v, want echo among several", s.Tools)
+	}
+	if s.ToolCall.IsError || s.ToolCall.Text != "Echo: through mcpbroker" {
+		t.Errorf("echo: %+v", s.ToolCall)
+	}
+	if s.Resource.URI == "" || s.Resource.Text == "" {
+		t.Errorf("resource: %+v", s.Resource)
+	}
+	if s.Prompt.Name == "" || s.Prompt.Messages == 0 {
+		t.Errorf("prompt: %+v", s.Prompt)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNPMInterop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs node and the broker binary")
+	}
+	node := requireNode(t)
+	bin := buildBroker(t)
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldServer := node + " " + filepath.Join(dir, "old-server.mjs")
+	newServer := node + " " + filepath.Join(dir, "new-server.mjs")
+	everything := node + " " + filepath.Join(dir, "node_modules/@modelcontextprotocol/server-everything/dist/index.js") + " stdio"
+	greet := []string{"--prompt", "greet", "--prompt-args", `{"name":"Ada"}`}
+	echoEverything := []string{"--tool-args", `{"message":"through mcpbroker"}`}
+
+	// (a) sdk 1.0.4 client (legacy HTTP+SSE, the only HTTP transport it
+	// has) -> broker -> newest-sdk server over stdio.
+	t.Run("a-old-client-sse-to-new-server", func(t *testing.T) {
+		t.Parallel()
+		addr := startServe(t, bin, "--upstream-cmd", newServer)
+		s := runClient(t, node, append(greet, "sdk-old", "sse", "http://"+addr+"/sse")...)
+		checkVersions(t, s, "sdk-old", "sse")
+		checkOwnServer(t, s, "npm-new-server")
+	})
+	// (a') the same pair with the broker as the client's stdio child.
+	t.Run("a-old-client-stdio-to-new-server", func(t *testing.T) {
+		t.Parallel()
+		s := runClient(t, node, append(greet, "sdk-old", "stdio", bin, "serve", "--stdio", "--upstream-cmd", newServer)...)
+		checkVersions(t, s, "sdk-old", "stdio")
+		checkOwnServer(t, s, "npm-new-server")
+	})
+	// (b) newest-sdk client (Streamable HTTP) -> broker -> sdk 1.0.4 server.
+	t.Run("b-new-client-http-to-old-server", func(t *testing.T) {
+		t.Parallel()
+		addr := startServe(t, bin, "--upstream-cmd", oldServer)
+		s := runClient(t, node, append(greet, "sdk-new", "http", "http://"+addr+"/mcp")...)
+		checkVersions(t, s, "sdk-new", "http")
+		checkOwnServer(t, s, "npm-old-server")
+		if !s.SessionTerminated {
+			t.Errorf("session not terminated")
+		}
+	})
+	// (c) newest-sdk client (Streamable HTTP) -> broker -> server-everything (stdio).
+	// (d) sdk 1.0.4 client (legacy SSE) -> the same broker -> server-everything.
+	t.Run("cd-server-everything", func(t *testing.T) {
+		t.Parallel()
+		addr := startServe(t, bin, "--upstream-cmd", everything)
+		t.Run("c-new-client-http", func(t *testing.T) {
+			s := runClient(t, node, append(echoEverything, "sdk-new", "http", "http://"+addr+"/mcp")...)
+			checkVersions(t, s, "sdk-new", "http")
+			checkEverything(t, s)
+		})
+		t.Run("d-old-client-sse", func(t *testing.T) {
+			s := runClient(t, node, append(echoEverything, "sdk-old", "sse", "http://"+addr+"/sse")...)
+			checkVersions(t, s, "sdk-old", "sse")
+			checkEverything(t, s)
+		})
+	})
+}
