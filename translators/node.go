@@ -452,8 +452,25 @@ func skipValue(s []byte, i int) int {
 	}
 }
 
+// commonKeys interns the member names MCP messages use most, so that
+// decoding a level allocates no key strings for them.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"jsonrpc", "id", "method", "params", "result", "error", "code", "message", "data",
+		"name", "arguments", "_meta", "progressToken", "content", "type", "text", "uri", "mimeType", "tools",
+		"description", "inputSchema", "outputSchema", "properties", "required", "annotations", "title",
+		"capabilities", "clientInfo", "serverInfo", "protocolVersion", "resources", "prompts", "messages",
+		"structuredContent", "isError", "nextCursor", "cursor", "resultType", "icons", "execution", "task"} {
+		m[k] = k
+	}
+	return m
+}()
+
 func unquote(q []byte) string {
 	inner := q[1 : len(q)-1]
+	if k, ok := commonKeys[string(inner)]; ok {
+		return k
+	}
 	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 		return string(inner)
 	}

@@ -1,6 +1,7 @@
 package translators
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -159,11 +160,15 @@ func lm45AddRequestMeta(t *Tx) {
 	}
 	meta.Set(lm45ProtocolVersion, NewString(t.To.String()))
 	caps := lm45ParseObject(ctx.ClientCapabilities)
-	if lm45ClientCaps2026(caps, CapabilityOptions{}) {
-		t.Apply("4.L4")
+	// Only capabilities that mention what 4.L4 removes are decoded; the
+	// usual ones are copied as they are.
+	if raw := ctx.ClientCapabilities; bytes.Contains(raw, []byte(`"tasks"`)) || bytes.Contains(raw, []byte(`"listChanged"`)) {
+		if lm45ClientCaps2026(caps, CapabilityOptions{}) {
+			t.Apply("4.L4")
+		}
 	}
 	meta.Set(lm45ClientCaps, caps)
-	if info := lm45ParseObject(ctx.ClientInfo); info.Len() > 0 {
+	if info := lm45ParseObject(ctx.ClientInfo); !bytes.Equal(bytes.TrimSpace(info.Raw()), []byte("{}")) {
 		meta.Set(lm45ClientInfo, info)
 	}
 	if lm45LogLevels[ctx.LogLevel] {
