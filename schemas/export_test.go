@@ -16,11 +16,14 @@ import (
 
 // FastPair is an instance with the fastpath and jsonschema schemas
 // Validate applies to it; Fast is nil when fastpath has no schema for it.
+// Text, when not nil, is fastpath's verdict on the same instance given as
+// the message's JSON text (ValidJSON or ValidObject), as Validate asks it.
 type FastPair struct {
 	What string
 	Fast *fastpath.Schema
 	Slow *jsonschema.Schema
 	Inst any
+	Text func() bool
 }
 
 // FastPairs returns the instances Validate builds for a message under
@@ -48,9 +51,10 @@ func (v *Validator) FastPairs(r Revision, m *jsonrpc.Message, method string) []F
 			}
 			inst["params"] = p
 		}
-		out = append(out, FastPair{"envelope", fastEnv, env, inst})
+		ms := callMembers(m, appendJSONString(nil, m.Method))
+		out = append(out, FastPair{"envelope", fastEnv, env, inst, textObject(ms, fastEnv)})
 		if me, ok := rs.methods[m.Method]; ok {
-			out = append(out, FastPair{me.message, me.fastMsg, me.msgSch, inst})
+			out = append(out, FastPair{me.message, me.fastMsg, me.msgSch, inst, textObject(ms, me.fastMsg)})
 		}
 	case jsonrpc.KindResult:
 		res, ok := dec(m.Result)
@@ -58,13 +62,14 @@ func (v *Validator) FastPairs(r Revision, m *jsonrpc.Message, method string) []F
 			return nil
 		}
 		env := map[string]any{"jsonrpc": "2.0", "id": idValue(m.ID), "result": res}
-		out = append(out, FastPair{"result envelope", rs.fastResult, rs.resultSch, env})
+		ms := []fastpath.Member{{Name: "jsonrpc", Value: jsonrpcVersion}, {Name: "id", Value: m.ID}, {Name: "result", Value: m.Result}}
+		out = append(out, FastPair{"result envelope", rs.fastResult, rs.resultSch, env, textObject(ms, rs.fastResult)})
 		for name, me := range rs.methods {
 			if method != "" && name != method {
 				continue
 			}
 			for i := range me.resSch {
-				out = append(out, FastPair{me.results[i], me.fastRes[i], me.resSch[i], res})
+				out = append(out, FastPair{me.results[i], me.fastRes[i], me.resSch[i], res, textValue(me.fastRes[i], m.Result)})
 			}
 		}
 	case jsonrpc.KindError:
@@ -76,9 +81,109 @@ func (v *Validator) FastPairs(r Revision, m *jsonrpc.Message, method string) []F
 		if len(m.ID) > 0 {
 			inst["id"] = idValue(m.ID)
 		}
-		out = append(out, FastPair{"error envelope", rs.fastError, rs.errorSch, inst})
+		ms := []fastpath.Member{{Name: "jsonrpc", Value: jsonrpcVersion}, {Name: "error", Value: m.Error}}
+		if len(m.ID) > 0 {
+			ms = append(ms, fastpath.Member{Name: "id", Value: m.ID})
+		}
+		out = append(out, FastPair{"error envelope", rs.fastError, rs.errorSch, inst, textObject(ms, rs.fastError)})
 	}
 	return out
+}
+
+func callMembers(m *jsonrpc.Message, method []byte) []fastpath.Member {
+	ms := []fastpath.Member{{Name: "jsonrpc", Value: jsonrpcVersion}, {Name: "method", Value: method}}
+	if m.Kind == jsonrpc.KindRequest {
+		ms = append(ms, fastpath.Member{Name: "id", Value: m.ID})
+	}
+	if m.Params != nil {
+		ms = append(ms, fastpath.Member{Name: "params", Value: m.Params})
+	}
+	return ms
+}
+
+func textObject(ms []fastpath.Member, s *fastpath.Schema) func() bool {
+	return func() bool { return s != nil && fastpath.ValidObject(ms, s) }
+}
+
+func textValue(s *fastpath.Schema, raw []byte) func() bool {
+	return func() bool { return s != nil && s.ValidJSON(raw) }
+}
+
+// FastMessage returns the verdict of Validate's fast path on a message
+// (its envelope, params, result or error; for a result, the result
+// definitions of method) and jsonschema's verdict on the same checks. ok is
+// false when Validate would not get to those checks (unknown method, bad
+// id, ...) or the message's part is not JSON.
+func (v *Validator) FastMessage(r Revision, m *jsonrpc.Message, method string) (fast, slow, ok bool) {
+	rs := v.rev(r)
+	switch m.Kind {
+	case jsonrpc.KindRequest, jsonrpc.KindNotification:
+		me, found := rs.methods[m.Method]
+		if !found || (me.kind == "request") != (m.Kind == jsonrpc.KindRequest) || (m.Kind == jsonrpc.KindRequest && !validID(m.ID)) {
+			return false, false, false
+		}
+		env, fastEnv := rs.notificationSch, rs.fastNotification
+		inst := map[string]any{"jsonrpc": "2.0", "method": m.Method}
+		if m.Kind == jsonrpc.KindRequest {
+			inst["id"] = idValue(m.ID)
+			env, fastEnv = rs.requestSch, rs.fastRequest
+		}
+		if m.Params != nil {
+			p, err := decode(m.Params)
+			if err != nil {
+				return false, false, false
+			}
+			inst["params"] = p
+		}
+		fast = fastCall(m, me.quoted, fastEnv, me.fastMsg)
+		s1, ok1 := SlowValid(env, inst)
+		s2, ok2 := SlowValid(me.msgSch, inst)
+		return fast, s1 && s2, ok1 && ok2
+	case jsonrpc.KindResult:
+		me, found := rs.methods[method]
+		if !found || me.kind != "request" || !validID(m.ID) {
+			return false, false, false
+		}
+		res, err := decode(m.Result)
+		if err != nil {
+			return false, false, false
+		}
+		env := map[string]any{"jsonrpc": "2.0", "id": idValue(m.ID), "result": res}
+		fast = fastResult(m, rs.fastResult, me.fastRes)
+		sv, ok := SlowValid(rs.resultSch, env)
+		if !ok {
+			return false, false, false
+		}
+		if sv {
+			sv = false
+			for _, s := range me.resSch {
+				v, ok := SlowValid(s, res)
+				if !ok {
+					return false, false, false
+				}
+				if v {
+					sv = true
+					break
+				}
+			}
+		}
+		return fast, sv, true
+	case jsonrpc.KindError:
+		if (len(m.ID) > 0 || r < V20251125) && !validID(m.ID) {
+			return false, false, false
+		}
+		e, err := decode(m.Error)
+		if err != nil {
+			return false, false, false
+		}
+		inst := map[string]any{"jsonrpc": "2.0", "error": e}
+		if len(m.ID) > 0 {
+			inst["id"] = idValue(m.ID)
+		}
+		sv, ok := SlowValid(rs.errorSch, inst)
+		return fastError(m, rs.fastError), sv, ok
+	}
+	return false, false, false
 }
 
 // FastCovered lists what of revision r Validate checks without a fastpath
@@ -131,6 +236,17 @@ func (v *Validator) FastDefs(r Revision) (map[string]FastPair, error) {
 		out[def] = FastPair{What: def, Fast: fast, Slow: slow}
 	}
 	return out, nil
+}
+
+// SlowValid is jsonschema's verdict; decided is false when jsonschema
+// panics (on numbers math/big cannot parse, such as 1e1000001).
+func SlowValid(s *jsonschema.Schema, inst any) (valid, decided bool) {
+	defer func() {
+		if recover() != nil {
+			valid, decided = false, false
+		}
+	}()
+	return s.Validate(inst) == nil, true
 }
 
 // Decode is the decoder Validate uses.

@@ -1,6 +1,7 @@
 package schemas_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,7 +18,9 @@ import (
 // fastpath must never accept what jsonschema rejects (that would change a
 // verdict), and should accept everything jsonschema accepts (or valid
 // messages lose the fast path). These tests hold the two to the same
-// verdict on every definition and every instance we have.
+// verdict on every definition and every instance we have: fastpath on the
+// decoded tree (Valid) and on the JSON text (ValidJSON, ValidObject: what
+// Validate uses), and Validate's fast path as a whole (FastMessage).
 
 // TestFastpathCoversEverything: every definition has a fastpath schema,
 // so every message Validate accepts is accepted by fastpath alone. A
@@ -36,20 +39,65 @@ func TestFastpathCoversEverything(t *testing.T) {
 }
 
 type agreement struct {
-	t       testing.TB
-	checked int
+	t                        testing.TB
+	checked, text, messages  int
+	validText, validMessages int
 }
 
-func (a *agreement) check(what string, p schemas.FastPair, inst any) {
+// check compares fastpath on the tree, and on the text when p has it, and
+// on texts, with jsonschema on inst; it returns jsonschema's verdict.
+func (a *agreement) check(what string, p schemas.FastPair, inst any, texts ...[]byte) bool {
 	a.t.Helper()
 	if p.Fast == nil {
-		return
+		return false
+	}
+	s, decided := schemas.SlowValid(p.Slow, inst)
+	if !decided {
+		return false // jsonschema cannot tell
 	}
 	a.checked++
-	f, s := p.Fast.Valid(inst), p.Slow.Validate(inst) == nil
+	f := p.Fast.Valid(inst)
 	if f != s {
 		b, _ := json.Marshal(inst)
 		a.t.Errorf("%s (%s): fastpath valid=%v, jsonschema valid=%v\n  instance: %s", what, p.What, f, s, b)
+	}
+	if p.Text != nil {
+		a.compareText(what, p.What, p.Text(), s, inst)
+	}
+	for _, text := range texts {
+		a.compareText(what, p.What, p.Fast.ValidJSON(text), s, text)
+	}
+	return s
+}
+
+func (a *agreement) compareText(what, def string, f, s bool, inst any) {
+	a.t.Helper()
+	a.text++
+	if s {
+		a.validText++
+	}
+	if f != s {
+		b, ok := inst.([]byte)
+		if !ok {
+			b, _ = json.Marshal(inst)
+		}
+		a.t.Errorf("%s (%s): fastpath on the text valid=%v, jsonschema valid=%v\n  instance: %s", what, def, f, s, b)
+	}
+}
+
+// checkMessage compares Validate's fast path with jsonschema on a message.
+func (a *agreement) checkMessage(what string, v *schemas.Validator, r schemas.Revision, m *jsonrpc.Message, method string) {
+	a.t.Helper()
+	f, s, ok := v.FastMessage(r, m, method)
+	if !ok {
+		return
+	}
+	a.messages++
+	if s {
+		a.validMessages++
+	}
+	if f != s {
+		a.t.Errorf("%s: Validate's fast path valid=%v, jsonschema valid=%v\n  message: %s", what, f, s, m.Raw)
 	}
 }
 
@@ -82,12 +130,21 @@ func TestFastpathAgreesOnMessages(t *testing.T) {
 						for _, p := range v.FastPairs(target, m, e.Method) {
 							a.check(what, p, p.Inst)
 						}
+						meth := e.Method
+						if f.Batch && m.IsResponse() {
+							meth = e.Methods[jsonrpc.IDKey(m.ID)]
+						}
+						a.checkMessage(what, v, target, m, meth)
 					}
 				}
 			}
 		}
 	}
-	t.Logf("%d verdicts compared", a.checked)
+	t.Logf("%d verdicts on trees, %d on texts (%d valid), %d messages (%d valid) compared",
+		a.checked, a.text, a.validText, a.messages, a.validMessages)
+	if a.messages < 1000 || a.validMessages == 0 || a.validMessages == a.messages {
+		t.Errorf("too few messages compared")
+	}
 }
 
 // TestFastpathAgreesOnDefinitions checks every definition of every
@@ -99,6 +156,7 @@ func TestFastpathAgreesOnDefinitions(t *testing.T) {
 	}
 	v := newValidator(t)
 	values := map[string]any{}
+	texts := map[string][][]byte{} // other texts of the values, as found
 	var collect func(x any)
 	collect = func(x any) {
 		switch x := x.(type) {
@@ -125,6 +183,8 @@ func TestFastpathAgreesOnDefinitions(t *testing.T) {
 			t.Fatal(err)
 		}
 		collect(x)
+		b, _ := json.Marshal(x)
+		texts[string(b)] = append(texts[string(b)], raw)
 	}
 	for _, r := range schemas.All() {
 		for _, e := range official.Corpus(t, r.String()) {
@@ -147,6 +207,14 @@ func TestFastpathAgreesOnDefinitions(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	// The texts of each value: compact (as json.Marshal writes it, with
+	// escapes for <, > and &), indented, and as found.
+	forms := map[string][][]byte{}
+	for _, k := range keys {
+		var ind bytes.Buffer
+		_ = json.Indent(&ind, []byte(k), "", "  ")
+		forms[k] = append([][]byte{[]byte(k), ind.Bytes()}, texts[k]...)
+	}
 	a := &agreement{t: t}
 	for _, r := range schemas.All() {
 		defs, err := v.FastDefs(r)
@@ -155,11 +223,11 @@ func TestFastpathAgreesOnDefinitions(t *testing.T) {
 		}
 		for _, def := range v.DefNames(r) {
 			for _, k := range keys {
-				a.check(r.String(), defs[def], values[k])
+				a.check(r.String(), defs[def], values[k], forms[k]...)
 			}
 		}
 	}
-	t.Logf("%d values, %d verdicts compared", len(keys), a.checked)
+	t.Logf("%d values, %d verdicts on trees, %d on texts (%d valid) compared", len(keys), a.checked, a.text, a.validText)
 }
 
 // FuzzFastpath holds fastpath and jsonschema to the same verdict on
@@ -203,14 +271,29 @@ func FuzzFastpath(f *testing.F) {
 				if !ok {
 					continue
 				}
-				a.check(r.String(), p, x)
+				a.check(r.String(), p, x, raw)
 				if m, ok := x.(map[string]any); ok {
 					for _, k := range []string{"params", "result", "error"} {
 						if y, ok := m[k]; ok {
-							a.check(r.String()+" /"+k, p, y)
+							b, _ := json.Marshal(y)
+							a.check(r.String()+" /"+k, p, y, b)
 						}
 					}
 				}
+			}
+		}
+		// As a message: Validate's fast path, with the text as it is.
+		m, err := jsonrpc.Parse(raw)
+		if err != nil {
+			return
+		}
+		for _, r := range schemas.All() {
+			if m.Kind == jsonrpc.KindResult || m.Kind == jsonrpc.KindError {
+				for _, meth := range []string{"initialize", "tools/list", "tools/call", "sampling/createMessage", "elicitation/create", "ping"} {
+					a.checkMessage(r.String()+" "+meth, v, r, m, meth)
+				}
+			} else {
+				a.checkMessage(r.String(), v, r, m, "")
 			}
 		}
 	})

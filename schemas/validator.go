@@ -129,6 +129,7 @@ type Check struct {
 
 type methodEntry struct {
 	kind    string // "request" or "notification"
+	quoted  []byte // the method's name as a JSON string
 	senders []Sender
 	message string
 	results []string
@@ -222,7 +223,7 @@ func compileRevision(r Revision) (*revisionSchemas, error) {
 	methods, _ := m["x-mcp-methods"].(map[string]any)
 	for name, x := range methods {
 		e := x.(map[string]any)
-		me := &methodEntry{kind: e["kind"].(string), message: e["message"].(string)}
+		me := &methodEntry{kind: e["kind"].(string), message: e["message"].(string), quoted: appendJSONString(nil, name)}
 		for _, s := range e["senders"].([]any) {
 			me.senders = append(me.senders, Sender(s.(string)))
 		}
@@ -336,12 +337,16 @@ func (v *Validator) ValidateBytes(r Revision, raw []byte, c Check) error {
 // Validate checks one parsed message against revision r. Requests and
 // notifications are checked against their method's definition; results
 // against the result definitions of c.Method; error responses against the
-// JSON-RPC error definition. Only params, result or error are decoded, once.
+// JSON-RPC error definition. Only params, result or error are decoded, and
+// only when the fast path does not accept the message.
 //
 // Each check runs first on fastpath (schemas/internal/fastpath), which
+// reads the raw params, result or error once, without decoding them, and
 // accepts valid messages quickly and without allocating; only a message it
-// does not accept is checked with jsonschema, which gives the verdict and
-// the issues.
+// does not accept is decoded (once) and checked with jsonschema, which gives
+// the verdict and the issues. fastpath does not check JSON syntax again: m
+// must be as jsonrpc.Parse or ParseFrame return it (its params, result and
+// error well-formed JSON).
 func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 	rs := v.rev(r)
 	if rs == nil {
@@ -380,6 +385,13 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 		if c.From != "" && !slices.Contains(me.senders, c.From) {
 			return verr(m.Method, me.message, ErrUnknownMethod, Issue{"/method", fmt.Sprintf("a %s does not send %s in %s", c.From, m.Method, r)})
 		}
+		env, envDef, fastEnv := rs.notificationSch, "JSONRPCNotification", rs.fastNotification
+		if wantReq {
+			env, envDef, fastEnv = rs.requestSch, "JSONRPCRequest", rs.fastRequest
+		}
+		if fastCall(m, me.quoted, fastEnv, me.fastMsg) {
+			return nil
+		}
 		inst := map[string]any{"jsonrpc": "2.0", "method": m.Method}
 		if wantReq {
 			inst["id"] = idValue(m.ID)
@@ -391,17 +403,10 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 			}
 			inst["params"] = p
 		}
-		env, envDef, fastEnv := rs.notificationSch, "JSONRPCNotification", rs.fastNotification
-		if wantReq {
-			env, envDef, fastEnv = rs.requestSch, "JSONRPCRequest", rs.fastRequest
-		}
-		if fastValid(fastEnv, inst) && fastValid(me.fastMsg, inst) {
-			return nil
-		}
-		if err := env.Validate(inst); err != nil {
+		if err := validate(env, inst); err != nil {
 			return verr(m.Method, envDef, ErrInvalidParams, v.issues(err, "")...)
 		}
-		if err := me.msgSch.Validate(inst); err != nil {
+		if err := validate(me.msgSch, inst); err != nil {
 			return verr(m.Method, me.message, ErrInvalidParams, v.issues(err, "")...)
 		}
 		return nil
@@ -413,24 +418,20 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 		if !ok || me.kind != "request" {
 			return verr(c.Method, "", ErrUnknownMethod, Issue{"", fmt.Sprintf("%s has no request method %q", r, c.Method)})
 		}
+		if fastResult(m, rs.fastResult, me.fastRes) {
+			return nil
+		}
 		res, err := decode(m.Result)
 		if err != nil {
 			return verr(c.Method, "", err)
 		}
 		env := map[string]any{"jsonrpc": "2.0", "id": idValue(m.ID), "result": res}
-		if fastValid(rs.fastResult, env) {
-			for _, s := range me.fastRes {
-				if fastValid(s, res) {
-					return nil
-				}
-			}
-		}
-		if err := rs.resultSch.Validate(env); err != nil {
+		if err := validate(rs.resultSch, env); err != nil {
 			return verr(c.Method, "JSONRPCResponse", ErrInvalidResult, v.issues(err, "")...)
 		}
 		var first error
 		for i, s := range me.resSch {
-			err := s.Validate(res)
+			err := validate(s, res)
 			if err == nil {
 				return nil
 			}
@@ -440,6 +441,9 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 		}
 		return verr(c.Method, strings.Join(me.results, "|"), ErrInvalidResult, v.issues(first, "/result")...)
 	case jsonrpc.KindError:
+		if fastError(m, rs.fastError) {
+			return nil
+		}
 		e, err := decode(m.Error)
 		if err != nil {
 			return verr(c.Method, "", err)
@@ -448,10 +452,7 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 		if len(m.ID) > 0 {
 			inst["id"] = idValue(m.ID)
 		}
-		if fastValid(rs.fastError, inst) {
-			return nil
-		}
-		if err := rs.errorSch.Validate(inst); err != nil {
+		if err := validate(rs.errorSch, inst); err != nil {
 			return verr(c.Method, "JSONRPCError", ErrInvalidResult, v.issues(err, "")...)
 		}
 		return nil
@@ -459,9 +460,103 @@ func (v *Validator) Validate(r Revision, m *jsonrpc.Message, c Check) error {
 	return verr(m.Method, "", ErrInvalidMessage)
 }
 
-// fastValid reports whether fastpath accepts inst; false when it does not
-// or cannot tell (s nil), and jsonschema must decide.
-func fastValid(s *fastpath.Schema, inst any) bool { return s != nil && s.Valid(inst) }
+// The fast path of Validate: fastpath checks the message as the object
+// jsonschema would be given ({"jsonrpc", "id", "method", "params"} for a
+// request, ...), with its members' values as raw JSON text: the params,
+// result or error bytes are read once, not decoded. Each answers true only
+// when fastpath accepts; false leaves the verdict to jsonschema.
+
+var jsonrpcVersion = []byte(`"2.0"`)
+
+// fastCall checks a request or notification against its envelope and its
+// method's definition, in one pass; method is m.Method as a JSON string.
+func fastCall(m *jsonrpc.Message, method []byte, env, def *fastpath.Schema) bool {
+	if env == nil || def == nil {
+		return false
+	}
+	var ms [4]fastpath.Member
+	ms[0] = fastpath.Member{Name: "jsonrpc", Value: jsonrpcVersion}
+	n := 1
+	if m.Kind == jsonrpc.KindRequest {
+		ms[n] = fastpath.Member{Name: "id", Value: m.ID}
+		n++
+	}
+	ms[n] = fastpath.Member{Name: "method", Value: method}
+	n++
+	if m.Params != nil {
+		ms[n] = fastpath.Member{Name: "params", Value: m.Params}
+		n++
+	}
+	return fastpath.ValidObject(ms[:n], env, def)
+}
+
+// fastResult checks a result against the result envelope and one of the
+// result definitions, in one pass per definition tried.
+func fastResult(m *jsonrpc.Message, env *fastpath.Schema, defs []*fastpath.Schema) bool {
+	if env == nil {
+		return false
+	}
+	ms := [3]fastpath.Member{
+		{Name: "jsonrpc", Value: jsonrpcVersion},
+		{Name: "id", Value: m.ID},
+		{Name: "result", Value: m.Result},
+	}
+	for _, d := range defs {
+		if d == nil {
+			continue
+		}
+		ms[2].Also = d
+		if fastpath.ValidObject(ms[:], env) {
+			return true
+		}
+	}
+	return false
+}
+
+// fastError checks an error response against the error envelope.
+func fastError(m *jsonrpc.Message, env *fastpath.Schema) bool {
+	if env == nil {
+		return false
+	}
+	ms := [3]fastpath.Member{{Name: "jsonrpc", Value: jsonrpcVersion}}
+	n := 1
+	if len(m.ID) > 0 {
+		ms[n] = fastpath.Member{Name: "id", Value: m.ID}
+		n++
+	}
+	ms[n] = fastpath.Member{Name: "error", Value: m.Error}
+	n++
+	return fastpath.ValidObject(ms[:n], env)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// validate runs jsonschema. It panics on a number math/big cannot parse
+// (an exponent beyond a million, as in 1e1000001, where a bound or an
+// integer type applies): such a value is reported invalid.
+func validate(s *jsonschema.Schema, inst any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot be validated (a number out of range?): %v", r)
+		}
+	}()
+	return s.Validate(inst)
+}
 
 // ValidateDef checks an instance (decoded with json.Number numbers, or raw
 // JSON bytes) against one named definition of revision r.
@@ -486,7 +581,7 @@ func (v *Validator) ValidateDef(r Revision, def string, instance any) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Validate(instance); err != nil {
+	if err := validate(s, instance); err != nil {
 		return &ValidationError{Revision: r, Definition: def, Issues: v.issues(err, ""), err: ErrInvalidParams}
 	}
 	return nil

@@ -86,3 +86,28 @@ func TestValidateConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestHugeNumbers: jsonschema panics on a number math/big will not parse
+// (1e1000001) where a bound applies; Validate reports it invalid instead.
+func TestHugeNumbers(t *testing.T) {
+	v := newValidator(t)
+	for _, c := range []struct {
+		rev    schemas.Revision
+		method string
+		msg    string
+	}{
+		{schemas.V20250618, "tools/call", `{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"x","annotations":{"priority":1e1000001}}]}}`},
+		{schemas.V20260728, "tools/list", `{"jsonrpc":"2.0","id":1,"result":{"tools":[],"ttlMs":1e1000001,"resultType":"complete","cacheScope":"public"}}`},
+		{schemas.V20250618, "", `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1e1000001}}`},
+	} {
+		err := v.ValidateBytes(c.rev, []byte(c.msg), schemas.Check{Method: c.method})
+		t.Logf("%s: %v", c.rev, err)
+		var ve *schemas.ValidationError
+		if err != nil && !errors.As(err, &ve) {
+			t.Errorf("%s: %T %v", c.msg, err, err)
+		}
+	}
+	if err := v.ValidateDef(schemas.V20250618, "Annotations", []byte(`{"priority":-1e1000001}`)); err == nil {
+		t.Error("Annotations with priority -1e1000001 valid")
+	}
+}

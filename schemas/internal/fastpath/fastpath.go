@@ -15,9 +15,12 @@
 // else: a keyword it does not know, a reference outside the document, or a
 // reference cycle that does not descend into the instance.
 //
-// Instances are the generic trees encoding/json builds with UseNumber:
-// map[string]any, []any, string, json.Number (or float64 and the Go integer
-// types), bool and nil.
+// Instances are JSON text (ValidJSON, and ValidObject for an object given
+// member by member; see raw.go), validated in one pass over the bytes
+// without building a tree, which is what the schemas package uses; or the
+// generic trees encoding/json builds with UseNumber (Valid): map[string]any,
+// []any, string, json.Number (or float64 and the Go integer types), bool and
+// nil. Both give the verdict jsonschema gives on the tree.
 package fastpath
 
 import (
@@ -64,6 +67,25 @@ type Schema struct {
 	allOf, anyOf, oneOf []*Schema
 	not                 *Schema
 	ifS, thenS, elseS   *Schema
+
+	// For ValidJSON (raw.go), set by prepare once the schema is compiled.
+	prepared   bool
+	conj       []*Schema // conjunctive closure: the schemas a value must match for this one
+	admit      typeSet   // of the closure: the types a valid value can have
+	decided    typeSet   // of the closure: the types for which the type alone decides
+	tag        *tagCond  // as an "if": a test of one member, or nil
+	ownAdmit   typeSet   // admit of this schema alone ($ref and allOf aside)
+	ownAffects typeSet   // the types for which this schema alone asks more than a type
+	hasBounds  bool      // minimum, maximum, exclusiveMinimum or exclusiveMaximum
+	branches   bool      // anyOf, oneOf, not or if
+	objWalk    bool      // required, properties or additionalProperties
+	arrWalk    bool      // items, minItems or maxItems
+	tooLarge   bool      // more required names than ValidJSON tracks (64)
+	rconst     *rawConst
+	renum      []rawConst
+	fields     []field          // properties and required names
+	fieldIndex map[string]int32 // index of fields, when there are many
+	reqMask    uint64           // the bits of the required fields
 }
 
 type prop struct {
@@ -259,6 +281,13 @@ func (s *Schema) validNumber(v any) bool {
 		return true
 	}
 	f, fok := approx(v)
+	return s.numberOK(f, fok, nil, v)
+}
+
+// numberOK checks a number against the bounds: the number is the literal
+// text lit, or, when v is not nil, the decoded value v; f is its nearest
+// float64, when fok.
+func (s *Schema) numberOK(f float64, fok bool, lit []byte, v any) bool {
 	var exact *big.Rat // the number's value, parsed only when needed
 	cmp := func(b bound) int {
 		// f and b.f are the value and the bound rounded to the nearest
@@ -273,8 +302,14 @@ func (s *Schema) validNumber(v any) bool {
 		if exact == nil {
 			// As jsonschema does: the exact rational value of the number's
 			// text.
+			var text string
+			if v != nil {
+				text = fmt.Sprint(v)
+			} else {
+				text = string(lit)
+			}
 			var ok bool
-			if exact, ok = new(big.Rat).SetString(fmt.Sprint(v)); !ok {
+			if exact, ok = new(big.Rat).SetString(text); !ok {
 				return 2 // not a number: fails every bound below
 			}
 		}
@@ -479,6 +514,9 @@ func (c *Compiler) Compile(ptr string) (*Schema, error) {
 	s, err := c.compileRef(ptr)
 	if err == nil {
 		err = checkCycles(s)
+	}
+	if err == nil {
+		prepare(s)
 	}
 	if err != nil {
 		// Forget what this call compiled: some of it is unfinished.
