@@ -300,9 +300,9 @@ func (n *Node) touch() {
 	// Ancestors of an already dirty node are dirty too: touch stops there.
 }
 
-// parse decodes one level of an object or array node. It counts the
-// children first, so that the child nodes and the member slice take one
-// allocation each.
+// parse decodes one level of an object or array node, in one pass over
+// its bytes. Child nodes are allocated in chunks that never move, so that
+// the pointers to them stay valid.
 func (n *Node) parse() {
 	if n.parsed {
 		return
@@ -312,27 +312,15 @@ func (n *Node) parse() {
 		return
 	}
 	s := n.raw
-	count := 0
+	var chunk []Node
+	next := func() *Node {
+		if len(chunk) == cap(chunk) {
+			chunk = make([]Node, 0, 8)
+		}
+		chunk = chunk[:len(chunk)+1]
+		return &chunk[len(chunk)-1]
+	}
 	for i := skipSpace(s, 1); i < len(s) && s[i] != '}' && s[i] != ']'; {
-		if n.kind == '{' {
-			i = skipString(s, i)
-			i = skipSpace(s, i)
-			i = skipSpace(s, i+1) // ':'
-		}
-		i = skipValue(s, i)
-		count++
-		i = skipSpace(s, i)
-		if i < len(s) && s[i] == ',' {
-			i = skipSpace(s, i+1)
-		}
-	}
-	nodes := make([]Node, count)
-	if n.kind == '{' {
-		n.members = make([]member, 0, count)
-	} else {
-		n.elems = make([]*Node, 0, count)
-	}
-	for i, k := skipSpace(s, 1), 0; k < count; k++ {
 		var rawKey []byte
 		if n.kind == '{' {
 			ks := i
@@ -343,7 +331,7 @@ func (n *Node) parse() {
 		}
 		vs := i
 		i = skipValue(s, i)
-		v := &nodes[k]
+		v := next()
 		*v = Node{raw: s[vs:i], kind: kindOf(s[vs]), parent: n}
 		if n.kind == '{' {
 			n.members = append(n.members, member{key: unquote(rawKey), rawKey: rawKey, val: v})
