@@ -1,84 +1,17 @@
 package testsuite
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
+	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
 	"github.com/mcpbroker/mcpbroker/testsuite/fixture"
 )
-
-// buildBroker builds the mcpbroker binary once per test run.
-func buildBroker(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mcpbroker")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/mcpbroker")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startServe runs `mcpbroker serve --listen 127.0.0.1:0 args...` as a real
-// process and returns the address it listens on.
-func startServe(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 15 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			var line struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "mcpbroker listening" && !sent {
-				addr <- line.Addr
-				sent = true
-			}
-			if testing.Verbose() {
-				t.Logf("serve: %s", sc.Bytes())
-			}
-		}
-		if !sent {
-			close(addr)
-		}
-	}()
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatal("serve exited before listening")
-		}
-		return a
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start listening")
-	}
-	return ""
-}
 
 // TestServeEndToEnd runs the real binary: `mcpbroker serve` in front of
 // each legacy revision of the demo server (a child process over stdio),
@@ -90,7 +23,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBroker(t)
+	bin := brokerproc.Build(t)
 	v, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +35,7 @@ func TestServeEndToEnd(t *testing.T) {
 			args, name = nil, "server-builtin-demo-2024-11-05"
 		}
 		t.Run(name, func(t *testing.T) {
-			addr := startServe(t, bin, args...)
+			addr := brokerproc.Serve(t, bin, nil, args...)
 			type client struct {
 				rev  schemas.Revision
 				kind string

@@ -7,7 +7,6 @@
 package npm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
 )
 
 // Pinned versions; keep in sync with package.json.
@@ -85,69 +86,6 @@ func requireNode(t *testing.T) string {
 		}
 	}
 	return node
-}
-
-// buildBroker builds the mcpbroker binary once per test run.
-func buildBroker(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mcpbroker")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/mcpbroker")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startServe runs `mcpbroker serve --listen 127.0.0.1:0 args...` as a real
-// process and returns the address it listens on.
-func startServe(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 15 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			var line struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "mcpbroker listening" && !sent {
-				addr <- line.Addr
-				sent = true
-			}
-			if testing.Verbose() {
-				t.Logf("serve: %s", sc.Bytes())
-			}
-		}
-		if !sent {
-			close(addr)
-		}
-	}()
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatal("serve exited before listening")
-		}
-		return a
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start listening")
-	}
-	return ""
 }
 
 // runClient runs client.mjs with args and decodes its summary.
@@ -250,7 +188,7 @@ func TestNPMInterop(t *testing.T) {
 		t.Skip("runs node and the broker binary")
 	}
 	node := requireNode(t)
-	bin := buildBroker(t)
+	bin := brokerproc.Build(t)
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +203,7 @@ func TestNPMInterop(t *testing.T) {
 	// has) -> broker -> newest-sdk server over stdio.
 	t.Run("a-old-client-sse-to-new-server", func(t *testing.T) {
 		t.Parallel()
-		addr := startServe(t, bin, "--upstream-cmd", newServer)
+		addr := brokerproc.Serve(t, bin, nil, "--upstream-cmd", newServer)
 		s := runClient(t, node, append(greet, "sdk-old", "sse", "http://"+addr+"/sse")...)
 		checkVersions(t, s, "sdk-old", "sse")
 		checkOwnServer(t, s, "npm-new-server")
@@ -280,7 +218,7 @@ func TestNPMInterop(t *testing.T) {
 	// (b) newest-sdk client (Streamable HTTP) -> broker -> sdk 1.0.4 server.
 	t.Run("b-new-client-http-to-old-server", func(t *testing.T) {
 		t.Parallel()
-		addr := startServe(t, bin, "--upstream-cmd", oldServer)
+		addr := brokerproc.Serve(t, bin, nil, "--upstream-cmd", oldServer)
 		s := runClient(t, node, append(greet, "sdk-new", "http", "http://"+addr+"/mcp")...)
 		checkVersions(t, s, "sdk-new", "http")
 		checkOwnServer(t, s, "npm-old-server")
@@ -292,7 +230,7 @@ func TestNPMInterop(t *testing.T) {
 	// (d) sdk 1.0.4 client (legacy SSE) -> the same broker -> server-everything.
 	t.Run("cd-server-everything", func(t *testing.T) {
 		t.Parallel()
-		addr := startServe(t, bin, "--upstream-cmd", everything)
+		addr := brokerproc.Serve(t, bin, nil, "--upstream-cmd", everything)
 		t.Run("c-new-client-http", func(t *testing.T) {
 			s := runClient(t, node, append(echoEverything, "sdk-new", "http", "http://"+addr+"/mcp")...)
 			checkVersions(t, s, "sdk-new", "http")
