@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -89,16 +87,11 @@ func runTranslate(cmd *cobra.Command, args []string, o translateOpts) error {
 		}
 	}
 	ctx = ctx.Defaults()
-	in := cmd.InOrStdin()
-	name := "stdin"
-	if len(args) == 1 && args[0] != "-" {
-		f, err := os.Open(args[0])
-		if err != nil {
-			return &exitError{code: exitUsage, err: err}
-		}
-		defer f.Close()
-		in, name = f, args[0]
+	in, name, closeIn, err := openInput(cmd, args)
+	if err != nil {
+		return err
 	}
+	defer closeIn()
 	chain, err := translators.NewChain(from, to)
 	if err != nil {
 		return usageErr("%w", err)
@@ -183,46 +176,22 @@ func runTranslate(cmd *cobra.Command, args []string, o translateOpts) error {
 		}
 		return nil
 	}
-	r := jsonrpc.NewReader(in, o.maxSize)
-	for {
-		b, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if errors.Is(err, jsonrpc.ErrTooLarge) {
-			bad++
-			report("unparsed", "%v", err)
-			index++
-			continue
-		}
-		if err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("read %s: %w", name, err)}
-		}
-		frame, err := jsonrpc.ParseFrame(b)
-		if err != nil {
-			bad++
-			report("unparsed", "%v", err)
-			index++
-			continue
-		}
-		if frame.Batch && !from.HasBatching() {
-			bad++
-			report("batch", "%s has no JSON-RPC batches", from)
-			index++
-			continue
-		}
-		// 1.L1, 2.T1: batch elements are translated one by one.
-		for i, m := range frame.Messages {
-			if m == nil {
-				bad++
-				report("unparsed", "%v", frame.Errors[i])
-				index++
-				continue
-			}
+	// 1.L1, 2.T1: batch elements are translated one by one.
+	err = eachMessage(in, name, o.maxSize, from,
+		func(m *jsonrpc.Message) error {
 			if err := one(m); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-		}
+			return nil
+		},
+		func(err error) error {
+			bad++
+			report("unparsed", "%v", err)
+			index++
+			return nil
+		})
+	if err != nil {
+		return err
 	}
 	if bad > 0 {
 		return &exitError{code: exitInvalid}

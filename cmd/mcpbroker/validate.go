@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -82,16 +80,11 @@ func runValidate(cmd *cobra.Command, args []string, o validateOpts) error {
 	if o.maxSize <= 0 {
 		return usageErr("--max-size must be positive")
 	}
-	in := cmd.InOrStdin()
-	name := "stdin"
-	if len(args) == 1 && args[0] != "-" {
-		f, err := os.Open(args[0])
-		if err != nil {
-			return &exitError{code: exitUsage, err: err}
-		}
-		defer f.Close()
-		in, name = f, args[0]
+	in, name, closeIn, err := openInput(cmd, args)
+	if err != nil {
+		return err
 	}
+	defer closeIn()
 	v, err := schemas.NewValidator()
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -161,46 +154,16 @@ func runValidate(cmd *cobra.Command, args []string, o validateOpts) error {
 		return res
 	}
 
-	r := jsonrpc.NewReader(in, o.maxSize)
-	for {
-		b, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if errors.Is(err, jsonrpc.ErrTooLarge) {
-			if err := report(fail(err)); err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			continue
-		}
+	wrap := func(err error) error {
 		if err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("read %s: %w", name, err)}
+			return &exitError{code: exitUsage, err: err}
 		}
-		frame, err := jsonrpc.ParseFrame(b)
-		if err != nil {
-			if err := report(fail(err)); err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			continue
-		}
-		if frame.Batch && !rev.HasBatching() {
-			res := fail(fmt.Errorf("%s has no JSON-RPC batches (only 2025-03-26 has them)", rev))
-			if err := report(res); err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			continue
-		}
-		for i, m := range frame.Messages {
-			var res validateResult
-			if m == nil {
-				res = fail(frame.Errors[i])
-			} else {
-				res = checkOne(m)
-			}
-			if err := report(res); err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-		}
+		return nil
+	}
+	if err := eachMessage(in, name, o.maxSize, rev,
+		func(m *jsonrpc.Message) error { return wrap(report(checkOne(m))) },
+		func(err error) error { return wrap(report(fail(err))) }); err != nil {
+		return err
 	}
 	if o.format == "text" {
 		fmt.Fprintf(out, "%d messages, %d valid, %d invalid (%s)\n", index, index-invalid, invalid, rev)
