@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,17 +164,32 @@ type harness struct {
 	client *peer // the MCP client the test plays
 	server *peer // the MCP server the test plays
 	dialed chan struct{}
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-	err    error
+	// redials receives the server end of each upstream the relay dials
+	// after the first (restarts).
+	redials chan *peer
+	logs    *syncBuffer
+	cancel  context.CancelFunc
+	done    chan error
+	once    sync.Once
+	err     error
 }
 
 type harnessOption func(*harnessConfig)
 
 type harnessConfig struct {
 	dialErr error
+	// redialErr, when set, decides whether the n-th dial (n >= 2) fails.
+	redialErr func(n int) error
+	// wrapUp, when set, wraps the first upstream connection.
+	wrapUp func(transport.Conn) transport.Conn
+}
+
+func withWrapUp(f func(transport.Conn) transport.Conn) harnessOption {
+	return func(c *harnessConfig) { c.wrapUp = f }
+}
+
+func withRedialError(f func(n int) error) harnessOption {
+	return func(c *harnessConfig) { c.redialErr = f }
 }
 
 func withDialError(err error) harnessOption {
@@ -189,12 +205,13 @@ func start(tb testing.TB, cfg Config, opts ...harnessOption) *harness {
 	testEnd, brokerClient := newPipe()
 	serverEnd, brokerUp := newPipe()
 	h := &harness{
-		tb:     tb,
-		client: &peer{tb: tb, name: "client", conn: testEnd},
-		server: &peer{tb: tb, name: "server", conn: serverEnd},
-		dialed: make(chan struct{}, 1),
-		logs:   &syncBuffer{},
-		done:   make(chan error, 1),
+		tb:      tb,
+		client:  &peer{tb: tb, name: "client", conn: testEnd},
+		server:  &peer{tb: tb, name: "server", conn: serverEnd},
+		dialed:  make(chan struct{}, 1),
+		redials: make(chan *peer, 8),
+		logs:    &syncBuffer{},
+		done:    make(chan error, 1),
 	}
 	if cfg.Logger == nil {
 		var w io.Writer = h.logs
@@ -203,12 +220,30 @@ func start(tb testing.TB, cfg Config, opts ...harnessOption) *harness {
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	var dials atomic.Int32
 	dial := func(ctx context.Context) (transport.Conn, error) {
-		h.dialed <- struct{}{}
+		n := dials.Add(1)
+		if n == 1 {
+			h.dialed <- struct{}{}
+		}
 		if hc.dialErr != nil {
 			return nil, hc.dialErr
 		}
-		return brokerUp, nil
+		if n == 1 {
+			if hc.wrapUp != nil {
+				return hc.wrapUp(brokerUp), nil
+			}
+			return brokerUp, nil
+		}
+		// A restart (1.T2): a fresh upstream, announced to the test.
+		serverEnd, up := newPipe()
+		if hc.redialErr != nil {
+			if err := hc.redialErr(int(n)); err != nil {
+				return nil, err
+			}
+		}
+		h.redials <- &peer{tb: tb, name: fmt.Sprintf("server#%d", n), conn: serverEnd}
+		return up, nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -288,3 +323,16 @@ func rawID(tb testing.TB, raw []byte) string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// loseUpstream closes the upstream with a request pending and waits until
+// the client has its "upstream closed" error: the relay knows the
+// upstream is gone.
+func (h *harness) loseUpstream() {
+	h.tb.Helper()
+	h.client.send(`{"jsonrpc":"2.0","id":"lost","method":"tools/list"}`)
+	h.server.recv()
+	h.server.conn.Close()
+	e := h.client.recvObj()
+	wantEq(h.tb, "lost id", e["id"], `"lost"`)
+	wantEq(h.tb, "lost code", errorCode(e), `-32603`)
+}

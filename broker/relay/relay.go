@@ -74,15 +74,15 @@ func (m Mode) String() string {
 // implementation-defined range, like the official SDKs' request timeout.
 const CodeRequestTimeout = -32001
 
-// Errors returned by Run, matched with errors.Is.
+// Errors of the relay, matched with errors.Is.
 var (
-	// ErrUpstreamClosed: the upstream session ended (EOF, crash, receive
-	// error) while the client was still connected. Every request still
-	// waiting for the upstream was answered with -32603 "upstream closed".
-	ErrUpstreamClosed = errors.New("relay: upstream closed")
+	// ErrUpstreamUnavailable: the upstream is gone and could not be
+	// restarted (or a restart is waiting out its back-off). Requests get
+	// a -32603 error whose message carries it; the session goes on.
+	ErrUpstreamUnavailable = errors.New("upstream unavailable")
 	// ErrHandshake: the upstream initialize failed (an error response, an
 	// unknown protocolVersion, an invalid result, a timeout). The client's
-	// initialize was answered with an error.
+	// initialize was answered with an error. Run returns it.
 	ErrHandshake = errors.New("relay: upstream handshake failed")
 )
 
@@ -161,16 +161,24 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// Run relays the client session to an upstream session until either side
-// ends. It reads the client's initialize first (answering any other request
-// with -32600), dials the upstream then, performs the broker's own
+// Run relays the client session to an upstream session until the client
+// ends it. It reads the client's initialize first (answering any other
+// request with -32600), dials the upstream then, performs the broker's own
 // handshake with it, and relays both ways.
 //
+// When the upstream ends while the client is connected (a stdio child
+// that exits, an HTTP session that expires with 404, a broken connection),
+// the requests waiting for it are answered with -32603 "upstream closed"
+// and the session goes on: the next client request dials again and
+// re-initializes the upstream with the client's original parameters
+// (REVISIONS.md 1.T2), with exponential back-off between failed attempts.
+//
 // Run returns nil when the client ends the session (io.EOF from Recv), an
-// error wrapping ErrUpstreamClosed when the upstream ends first, an error
-// wrapping ErrHandshake when the upstream handshake fails, and an error
-// wrapping ctx.Err() when ctx ends. It always closes the upstream
-// connection it dialed; it never closes client, which belongs to the
+// error wrapping ErrHandshake when the first upstream handshake fails, and
+// an error wrapping ctx.Err() when ctx ends; in that last case every
+// request still waiting is first answered with -32603 "the broker is
+// shutting down" and cancelled upstream. It always closes the upstream
+// connections it dialed; it never closes client, which belongs to the
 // caller. Once Run has returned it sends nothing more on either
 // connection: its reading goroutines and timeout callbacks have finished.
 //
@@ -185,6 +193,7 @@ func Run(ctx context.Context, client transport.Conn, dial func(context.Context) 
 	if err != nil {
 		return err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s := newSession(ctx, cfg, client, dial)
@@ -192,6 +201,9 @@ func Run(ctx context.Context, client transport.Conn, dial func(context.Context) 
 	err = <-s.results
 	cancel()
 	s.wg.Wait()
+	if parent.Err() != nil {
+		s.abort("the broker is shutting down")
+	}
 	s.shutdown()
 	if errors.Is(err, errClientDone) {
 		return nil

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -331,9 +333,24 @@ func TestValidationModes(t *testing.T) {
 	})
 }
 
+// TestUpstreamCrash: the upstream goes away with two requests pending; both
+// get -32603 "upstream closed", the session goes on, and the next request
+// restarts the upstream (1.T2): the new upstream sees the broker's
+// initialize again (same offered revision, the client's original
+// capabilities), notifications/initialized, the logging level and the
+// subscription the client set on the old one, then the request.
 func TestUpstreamCrash(t *testing.T) {
 	h := start(t, Config{Validator: testValidator(t)})
-	h.handshake("2025-06-18", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	_, firstInit := h.handshake("2025-06-18", "2025-11-25", "2025-11-25", capsSampling, `{"resources":{"subscribe":true},"logging":{}}`)
+	h.client.send(`{"jsonrpc":"2.0","id":"lv","method":"logging/setLevel","params":{"level":"debug"}}`)
+	wantEq(t, "setLevel upstream", h.server.recvObj()["method"], `"logging/setLevel"`)
+	h.server.send(`{"jsonrpc":"2.0","id":2,"result":{}}`)
+	h.client.recvObj()
+	h.client.send(`{"jsonrpc":"2.0","id":"sub","method":"resources/subscribe","params":{"uri":"demo://x"}}`)
+	h.server.recvObj()
+	h.server.send(`{"jsonrpc":"2.0","id":3,"result":{}}`)
+	h.client.recvObj()
+
 	h.client.send(`{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x"}}`)
 	h.client.send(`{"jsonrpc":"2.0","id":"b","method":"tools/list"}`)
 	h.server.recv()
@@ -353,8 +370,141 @@ func TestUpstreamCrash(t *testing.T) {
 			t.Errorf("message for %s = %s", id, msg)
 		}
 	}
-	if err := h.wait(); !errors.Is(err, ErrUpstreamClosed) {
-		t.Errorf("Run = %v, want ErrUpstreamClosed", err)
+
+	// The next request restarts the upstream.
+	h.client.send(`{"jsonrpc":"2.0","id":"c","method":"tools/list"}`)
+	srv := <-h.redials
+	init := srv.recvObj()
+	wantEq(t, "restart method", init["method"], `"initialize"`)
+	wantEq(t, "restart offered", get(init, "params", "protocolVersion"), `"2025-11-25"`)
+	wantEq(t, "restart capabilities", get(init, "params", "capabilities"), str(get(firstInit, "params", "capabilities")))
+	srv.send(`{"jsonrpc":"2.0","id":` + str(init["id"]) + `,"result":{"protocolVersion":"2025-11-25","capabilities":{"resources":{"subscribe":true},"logging":{}},"serverInfo":{"name":"s","version":"2"}}}`)
+	wantEq(t, "after restart", srv.recvObj()["method"], `"notifications/initialized"`)
+	replayed := map[string]obj{}
+	for range 2 {
+		o := srv.recvObj()
+		replayed[str(o["method"])] = o
+		srv.send(`{"jsonrpc":"2.0","id":` + str(o["id"]) + `,"result":{}}`)
+	}
+	wantEq(t, "replayed level", get(replayed[`"logging/setLevel"`], "params", "level"), `"debug"`)
+	wantEq(t, "replayed subscription", get(replayed[`"resources/subscribe"`], "params", "uri"), `"demo://x"`)
+	req := srv.recvObj()
+	wantEq(t, "forwarded after restart", req["method"], `"tools/list"`)
+	srv.send(`{"jsonrpc":"2.0","id":` + str(req["id"]) + `,"result":{"tools":[]}}`)
+	res := h.client.recvObj()
+	wantEq(t, "answer after restart", res["id"], `"c"`)
+	if res["result"] == nil {
+		t.Fatalf("want a result after the restart, got %v", res)
+	}
+	// The answers to the replayed requests never reach the client.
+	h.client.send(`{"jsonrpc":"2.0","id":"d","method":"ping"}`)
+	wantEq(t, "next client frame", h.client.recvObj()["id"], `"d"`)
+}
+
+// TestUpstreamRestartBackoff: a restart that fails answers the request
+// with "upstream unavailable"; until the back-off has passed, requests
+// fail at once without dialing; then a restart is tried again and works.
+func TestUpstreamRestartBackoff(t *testing.T) {
+	h := start(t, Config{Validator: testValidator(t)}, withRedialError(func(n int) error {
+		if n == 2 {
+			return errors.New("connection refused")
+		}
+		return nil
+	}))
+	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	h.loseUpstream()
+	h.client.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	e := h.client.recvObj()
+	wantEq(t, "code", errorCode(e), `-32603`)
+	if msg := str(get(e, "error", "message")); !strings.Contains(msg, "upstream unavailable") || !strings.Contains(msg, "connection refused") {
+		t.Fatalf("first restart: %s", msg)
+	}
+	h.client.send(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+	if msg := str(get(h.client.recvObj(), "error", "message")); !strings.Contains(msg, "next restart attempt") {
+		t.Fatalf("during back-off: %s", msg)
+	}
+	// After the back-off (250 ms for the first failure) a request dials
+	// again.
+	deadline := time.Now().Add(waitTimeout)
+	for id := 3; ; id++ {
+		h.client.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/list"}`, id))
+		select {
+		case srv := <-h.redials:
+			init := srv.recvObj()
+			srv.send(`{"jsonrpc":"2.0","id":` + str(init["id"]) + `,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"s","version":"2"}}}`)
+			srv.recvObj() // notifications/initialized
+			req := srv.recvObj()
+			srv.send(`{"jsonrpc":"2.0","id":` + str(req["id"]) + `,"result":{"tools":[]}}`)
+			res := h.client.recvObj()
+			wantEq(t, "answer after back-off", res["id"], fmt.Sprint(id))
+			return
+		case <-time.After(20 * time.Millisecond):
+			e := h.client.recvObj()
+			if msg := str(get(e, "error", "message")); !strings.Contains(msg, "next restart attempt") {
+				t.Fatalf("during back-off: %s", msg)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no restart after the back-off")
+		}
+	}
+}
+
+// TestUpstreamRestartRevisionChanged: a restarted server that answers
+// another revision is refused (the session's chains are fixed).
+func TestUpstreamRestartRevisionChanged(t *testing.T) {
+	h := start(t, Config{Validator: testValidator(t)})
+	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	h.loseUpstream()
+	h.client.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	srv := <-h.redials
+	init := srv.recvObj()
+	srv.send(`{"jsonrpc":"2.0","id":` + str(init["id"]) + `,"result":{"protocolVersion":"2024-11-05","capabilities":{},"serverInfo":{"name":"s","version":"1"}}}`)
+	e := h.client.recvObj()
+	if msg := str(get(e, "error", "message")); !strings.Contains(msg, `answered protocolVersion \"2024-11-05\"`) {
+		t.Fatalf("restart to another revision: %s", msg)
+	}
+	srv.expectEOF()
+}
+
+// expiringConn is an upstream whose HTTP session expired: Send fails with
+// transport.ErrSessionExpired once expired is set (what DialHTTP's Conn
+// does on a 404, REVISIONS.md 0.2 rule 6).
+type expiringConn struct {
+	transport.Conn
+	expired atomic.Bool
+}
+
+func (c *expiringConn) Send(ctx context.Context, m transport.Message) error {
+	if c.expired.Load() {
+		return fmt.Errorf("transport: send: %w", transport.ErrSessionExpired)
+	}
+	return c.Conn.Send(ctx, m)
+}
+
+// TestUpstreamSessionExpired: a send that finds the upstream HTTP session
+// expired re-initializes a new upstream session and sends the request
+// again; the client sees only its answer (1.T2).
+func TestUpstreamSessionExpired(t *testing.T) {
+	var first *expiringConn
+	h := start(t, Config{Validator: testValidator(t)}, withWrapUp(func(c transport.Conn) transport.Conn {
+		first = &expiringConn{Conn: c}
+		return first
+	}))
+	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	first.expired.Store(true)
+	h.client.send(`{"jsonrpc":"2.0","id":"q","method":"tools/list"}`)
+	srv := <-h.redials
+	init := srv.recvObj()
+	srv.send(`{"jsonrpc":"2.0","id":` + str(init["id"]) + `,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"s","version":"2"}}}`)
+	srv.recvObj() // notifications/initialized
+	req := srv.recvObj()
+	wantEq(t, "re-sent request", req["method"], `"tools/list"`)
+	srv.send(`{"jsonrpc":"2.0","id":` + str(req["id"]) + `,"result":{"tools":[]}}`)
+	res := h.client.recvObj()
+	wantEq(t, "answer id", res["id"], `"q"`)
+	if res["result"] == nil {
+		t.Fatalf("want the result, got %v", res)
 	}
 }
 
@@ -532,15 +682,27 @@ func TestTranslatorOutcomes(t *testing.T) {
 	})
 }
 
+// TestContextCancel: when Run's context ends (SIGTERM after the drain
+// timeout), a request still waiting gets -32603 "shutting down", the
+// upstream a notifications/cancelled for it, and then the upstream is
+// closed.
 func TestContextCancel(t *testing.T) {
 	h := start(t, Config{Validator: testValidator(t)})
 	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
-	h.client.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
-	h.server.recv()
+	h.client.send(`{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"slow"}}`)
+	up := h.server.recvObj()
 	h.cancel()
 	if err := h.wait(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
 	}
+	e := h.client.recvObj()
+	wantEq(t, "id", e["id"], `"slow"`)
+	if msg := str(get(e, "error", "message")); !strings.Contains(msg, "shutting down") {
+		t.Errorf("message: %s", msg)
+	}
+	c := h.server.recvObj()
+	wantEq(t, "upstream cancel", c["method"], `"notifications/cancelled"`)
+	wantEq(t, "cancelled id", get(c, "params", "requestId"), str(up["id"]))
 	h.server.expectEOF()
 }
 

@@ -51,6 +51,14 @@ type call struct {
 	token     string // IDKey of its progress token, or ""
 	timer     *time.Timer
 	init      bool // the broker's own initialize
+	// reinit is set on the broker's initialize of a restarted upstream
+	// (1.T2): its response (nil if the upstream went away) goes to reinit
+	// instead of a client.
+	reinit chan *jsonrpc.Message
+	// internal is set on requests the broker replays to a restarted
+	// upstream (logging/setLevel, resources/subscribe): their responses
+	// are dropped.
+	internal bool
 }
 
 // serverCall is a server request forwarded to the client.
@@ -81,11 +89,18 @@ type session struct {
 	upMu sync.Mutex // serializes sends to the upstream; guards up
 	up   transport.Conn
 
+	// restartMu serializes upstream restarts; it guards the fields below
+	// it, which only restarts use.
+	restartMu sync.Mutex
+	upInit    []byte    // the broker's upstream initialize, replayed on restart
+	failures  int       // consecutive failed restarts
+	retryAt   time.Time // no restart attempt before this time (back-off)
+
 	mu          sync.Mutex
 	initStarted bool
 	clientRev   schemas.Revision    // client side revision, from initialize
 	tctx        translators.Context // client info and capabilities, from initialize
-	upGone      bool                // the upstream ended: forward nothing more
+	upGone      bool                // the upstream ended: restart it before forwarding
 	closed      bool                // Run is returning: timers do nothing
 	nextUp      int64
 	nextServer  int64
@@ -94,6 +109,7 @@ type session struct {
 	progress    map[string]*call       // progress token key -> client request
 	serverCalls map[string]*serverCall // broker id key -> server request
 	byServer    map[string]string      // server id key -> broker id key
+	replay      replayState            // upstream state to restore on restart
 	timers      sync.WaitGroup         // timer callbacks at work
 }
 
@@ -111,6 +127,7 @@ func newSession(ctx context.Context, cfg Config, client transport.Conn, dial fun
 		progress:    map[string]*call{},
 		serverCalls: map[string]*serverCall{},
 		byServer:    map[string]string{},
+		replay:      replayState{subscriptions: map[string][]byte{}},
 	}
 }
 
@@ -161,7 +178,7 @@ func (s *session) sendUp(ctx context.Context, raw []byte, related json.RawMessag
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
 	if s.up == nil {
-		return errors.New("relay: no upstream connection")
+		return errNoUpstream
 	}
 	if err := s.up.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
 		s.log.Debug("relay: send upstream failed", "err", err)
@@ -308,34 +325,56 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 	return nil
 }
 
-// forward sends a translated client request upstream under a broker id.
+// forward sends a translated client request upstream under a broker id,
+// restarting the upstream first when it is gone. An upstream Streamable
+// HTTP session found expired on send (HTTP 404, 1.T2) is re-initialized
+// and the request sent again, once.
 func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b *batch) {
-	c := &call{clientID: bytes.Clone(m.ID), clientKey: jsonrpc.IDKey(m.ID), method: m.Method, batch: b}
-	token := progressToken(m.Params)
+	clientID := bytes.Clone(m.ID)
+	clientKey := jsonrpc.IDKey(m.ID)
 	s.mu.Lock()
-	if s.upGone {
-		s.mu.Unlock()
-		s.replyClient(ctx, c.clientID, b, upstreamClosed(c.clientID))
-		return
-	}
-	if _, dup := s.byClient[c.clientKey]; dup {
-		s.mu.Unlock()
-		s.replyClient(ctx, c.clientID, b, invalidRequest(c.clientID, "request id "+string(c.clientID)+" is already in use by a pending request"))
-		return
-	}
-	s.registerLocked(c)
-	if token != nil {
-		c.token = jsonrpc.IDKey(token)
-		s.progress[c.token] = c
-	}
+	_, dup := s.byClient[clientKey]
 	s.mu.Unlock()
-	if err := s.sendUp(ctx, withID(raw, m, c.upID), nil); err != nil {
-		if s.take(c.key) != nil {
-			s.replyClient(ctx, c.clientID, b, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
-		}
+	if dup {
+		s.replyClient(ctx, clientID, b, invalidRequest(clientID, "request id "+string(clientID)+" is already in use by a pending request"))
 		return
 	}
-	s.arm(c)
+	token := progressToken(m.Params)
+	for attempt := 0; ; attempt++ {
+		if err := s.ensureUp(ctx); err != nil {
+			s.replyClient(ctx, clientID, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
+			return
+		}
+		c := &call{clientID: clientID, clientKey: clientKey, method: m.Method, batch: b}
+		s.mu.Lock()
+		if s.upGone {
+			s.mu.Unlock()
+			s.replyClient(ctx, clientID, b, upstreamClosed(clientID))
+			return
+		}
+		s.registerLocked(c)
+		if token != nil {
+			c.token = jsonrpc.IDKey(token)
+			s.progress[c.token] = c
+		}
+		s.remember(m, raw)
+		s.mu.Unlock()
+		err := s.sendUp(ctx, withID(raw, m, c.upID), nil)
+		if err == nil {
+			s.arm(c)
+			return
+		}
+		if s.take(c.key) == nil {
+			return // answered meanwhile (the upstream went away)
+		}
+		if attempt == 0 && connLost(err) {
+			s.log.Info("relay: upstream session lost on send; re-initializing", "err", err)
+			s.loseUpstream(ctx, err)
+			continue
+		}
+		s.replyClient(ctx, clientID, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
+		return
+	}
 }
 
 // registerLocked gives c a broker id and records it as pending.
@@ -344,7 +383,7 @@ func (s *session) registerLocked(c *call) {
 	c.upID = strconv.AppendInt(nil, s.nextUp, 10)
 	c.key = string(c.upID)
 	s.pending[c.key] = c
-	if !c.init {
+	if !c.init && c.reinit == nil && !c.internal {
 		s.byClient[c.clientKey] = c.key
 	}
 }
@@ -549,8 +588,11 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 	s.mu.Lock()
 	s.registerLocked(c)
 	s.mu.Unlock()
+	s.restartMu.Lock()
+	s.upInit = bytes.Clone(n.Raw())
+	s.restartMu.Unlock()
 	n.Set("id", translators.Parse(c.upID))
-	s.spawn(func() error { return s.upstreamLoop(ctx, up) })
+	s.goUpstream(ctx, up)
 	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
 		if s.take(c.key) != nil {
 			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
@@ -568,8 +610,20 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 
 // ---- the upstream side ----
 
-// upstreamLoop reads the upstream until it ends.
-func (s *session) upstreamLoop(ctx context.Context, up transport.Conn) error {
+// goUpstream reads up in a goroutine counted in s.wg until it ends.
+func (s *session) goUpstream(ctx context.Context, up transport.Conn) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.upstreamLoop(ctx, up)
+	}()
+}
+
+// upstreamLoop reads the upstream until it ends. An upstream that ends
+// while the client is connected does not end the session: its pending
+// requests are answered with errors and the next client request restarts
+// it (ensureUp).
+func (s *session) upstreamLoop(ctx context.Context, up transport.Conn) {
 	for {
 		m, err := up.Recv(ctx)
 		if errors.Is(err, jsonrpc.ErrTooLarge) {
@@ -577,20 +631,39 @@ func (s *session) upstreamLoop(ctx context.Context, up transport.Conn) error {
 			continue
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("relay: upstream receive: %w", ctx.Err())
+			if ctx.Err() == nil {
+				s.upstreamGone(ctx, up, err)
 			}
-			return s.upstreamGone(ctx, err)
+			return
 		}
-		if err := s.fromServer(ctx, m); err != nil {
-			return err
-		}
+		s.fromServer(ctx, m)
 	}
 }
 
-// upstreamGone answers every pending client request with "upstream closed".
-func (s *session) upstreamGone(ctx context.Context, cause error) error {
+// loseUpstream gives up the current upstream connection (see upstreamGone).
+func (s *session) loseUpstream(ctx context.Context, cause error) {
+	s.upMu.Lock()
+	up := s.up
+	s.upMu.Unlock()
+	s.upstreamGone(ctx, up, cause)
+}
+
+// upstreamGone handles the end of the upstream connection up, unless a
+// restart replaced it already: it closes it and answers every pending
+// client request with "upstream closed". A failed handshake ends the
+// session; otherwise the next client request restarts the upstream.
+func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause error) {
+	s.upMu.Lock()
+	current := up != nil && s.up == up
+	s.upMu.Unlock()
+	if !current {
+		return
+	}
 	s.mu.Lock()
+	if s.upGone {
+		s.mu.Unlock()
+		return
+	}
 	s.upGone = true
 	calls := make([]*call, 0, len(s.pending))
 	for _, c := range s.pending {
@@ -602,24 +675,30 @@ func (s *session) upstreamGone(ctx context.Context, cause error) error {
 	clear(s.serverCalls)
 	clear(s.byServer)
 	s.mu.Unlock()
-	err := fmt.Errorf("%w: %w", ErrUpstreamClosed, cause)
-	s.log.Warn("relay: upstream closed", "err", cause, "pending", len(calls))
+	if err := up.Close(); err != nil {
+		s.log.Debug("relay: closing the lost upstream", "err", err)
+	}
+	s.log.Warn("relay: upstream closed; the next request restarts it", "err", cause, "pending", len(calls))
 	for _, c := range calls {
-		s.replyClient(ctx, c.clientID, c.batch, upstreamClosed(c.clientID))
-		if c.init {
-			s.handshake <- fmt.Errorf("%w: %w", ErrHandshake, err)
+		switch {
+		case c.reinit != nil:
+			c.reinit <- nil
+		case c.internal:
+		case c.init:
+			s.replyClient(ctx, c.clientID, c.batch, upstreamClosed(c.clientID))
+			s.handshake <- fmt.Errorf("%w: upstream closed: %w", ErrHandshake, cause)
+		default:
+			s.replyClient(ctx, c.clientID, c.batch, upstreamClosed(c.clientID))
 		}
 	}
-	return err
 }
 
-// fromServer handles one frame from the upstream. It returns an error
-// only when the session must end.
-func (s *session) fromServer(ctx context.Context, tm transport.Message) error {
+// fromServer handles one frame from the upstream.
+func (s *session) fromServer(ctx context.Context, tm transport.Message) {
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		s.log.Warn("relay: malformed frame from upstream dropped", "err", err)
-		return nil
+		return
 	}
 	if f.Batch {
 		s.log.Debug("relay: splitting upstream batch", "len", len(f.Messages))
@@ -630,10 +709,11 @@ func (s *session) fromServer(ctx context.Context, tm transport.Message) error {
 			continue
 		}
 		if err := s.serverMessage(ctx, m, tm.Related); err != nil {
-			return err
+			// The handshake failed: the session is ending (initialize
+			// returns the error to Run).
+			return
 		}
 	}
-	return nil
 }
 
 // serverMessage handles one message from the server; related is the
@@ -779,6 +859,16 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 	c := s.take(jsonrpc.IDKey(m.ID))
 	if c == nil {
 		s.log.Debug("relay: upstream response to an unknown, cancelled or expired request dropped", "id", string(m.ID))
+		return nil
+	}
+	switch {
+	case c.reinit != nil:
+		c.reinit <- m
+		return nil
+	case c.internal:
+		if m.Kind == jsonrpc.KindError {
+			s.log.Warn("relay: the restarted upstream refused a replayed request", "method", c.method, "error", string(m.Error))
+		}
 		return nil
 	}
 	if c.init {
