@@ -3,6 +3,7 @@ module github.com/mcpbroker/mcpbroker
 go 1.26
 
 require (
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/viper v1.21.0

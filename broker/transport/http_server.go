@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/session"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 )
@@ -39,9 +40,24 @@ type HTTPServerOptions struct {
 	// Last-Event-ID replay. Zero means [DefaultReplayEvents].
 	ReplayEvents int
 	// IdleTimeout ends a session that has had no request in flight (an
-	// open GET stream counts) for that long; its id then gets 404. Zero
-	// means sessions never expire.
+	// open GET stream counts) for that long; its id then gets 404 and its
+	// Conn's Recv an error wrapping io.EOF. The session registry's sweep
+	// ends it within about IdleTimeout/100 after the timeout; a request
+	// for it arriving in between ends it at once and gets 404. Zero means
+	// sessions never expire; a positive value under [session.MinIdleTTL]
+	// is raised to it.
 	IdleTimeout time.Duration
+	// MaxSessions bounds the live sessions. A new session beyond it
+	// evicts the least recently used one (preferring one with no request
+	// in flight), whose Conn's Recv then returns an error wrapping io.EOF
+	// and whose id gets 404. Zero means [session.DefaultMaxSessions].
+	MaxSessions int
+	// BindHeaders names the request headers a session is bound to: the
+	// SHA-256 of their values in the initialize request is kept, and a
+	// later request for the session whose values differ is answered 403
+	// without touching the session. Nil means [DefaultBindHeader]
+	// (Authorization); an empty non-nil slice turns binding off.
+	BindHeaders []string
 	// KeepAlive, when positive, is the interval of SSE comment lines
 	// written on idle streams so that proxies keep them open.
 	KeepAlive time.Duration
@@ -70,7 +86,11 @@ type HTTPServerOptions struct {
 //     in Mcp-Session-Id, unless the relay answers the initialize with a
 //     JSON-RPC error as JSON (the session then ends at once).
 //   - Any request with an Mcp-Session-Id the server does not know (never
-//     minted, deleted, expired): 404. GET and DELETE without one: 400.
+//     minted, deleted, expired, evicted): 404. GET and DELETE without one:
+//     400.
+//   - Any request with an Mcp-Session-Id whose BindHeaders (Authorization)
+//     differ from those of the session's initialize request: 403, the
+//     session unaffected.
 //   - Once the relay has called SetRevision on the session's Conn, a
 //     MCP-Protocol-Version header that [schemas.InterpretHeader] finds
 //     invalid: 400.
@@ -101,23 +121,22 @@ type HTTPServerOptions struct {
 // to the request's stream; a response with a null id (answering an invalid
 // batch element) goes to the oldest stream still waiting for one.
 type HTTPServer struct {
-	opts   HTTPServerOptions
-	logger *slog.Logger
-	accept chan *httpSession
-	done   chan struct{}
-	once   sync.Once
-
-	mu       sync.Mutex
-	sessions map[string]*httpSession
+	opts     HTTPServerOptions
+	logger   *slog.Logger
+	bind     binder
+	accept   chan *httpSession
+	done     chan struct{}
+	once     sync.Once
+	sessions *session.Registry[*httpSession]
 }
 
 // NewHTTPServer returns an HTTPServer configured by opts (nil for the
-// defaults).
+// defaults). With an IdleTimeout it starts goroutines that Close stops
+// (except the LRU's sweeper: see [session.Registry]).
 func NewHTTPServer(opts *HTTPServerOptions) *HTTPServer {
 	s := &HTTPServer{
-		accept:   make(chan *httpSession),
-		done:     make(chan struct{}),
-		sessions: make(map[string]*httpSession),
+		accept: make(chan *httpSession),
+		done:   make(chan struct{}),
 	}
 	if opts != nil {
 		s.opts = *opts
@@ -131,10 +150,26 @@ func NewHTTPServer(opts *HTTPServerOptions) *HTTPServer {
 	if s.opts.ReplayEvents <= 0 {
 		s.opts.ReplayEvents = DefaultReplayEvents
 	}
+	if s.opts.MaxSessions <= 0 {
+		s.opts.MaxSessions = session.DefaultMaxSessions
+	}
+	if s.opts.IdleTimeout > 0 {
+		s.opts.IdleTimeout = max(s.opts.IdleTimeout, session.MinIdleTTL)
+	}
 	s.logger = s.opts.Logger
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	s.bind = newBinder(s.opts.BindHeaders)
+	s.sessions = session.New(session.Options[*httpSession]{
+		MaxSessions: s.opts.MaxSessions,
+		IdleTTL:     s.opts.IdleTimeout,
+		Busy:        (*httpSession).busy,
+		OnEnd: func(id string, sess *httpSession, why session.Reason) {
+			sess.terminate(endError("HTTP", id, why, s.opts.MaxSessions, s.opts.IdleTimeout), false)
+		},
+		Logger: s.logger,
+	})
 	return s
 }
 
@@ -159,15 +194,7 @@ func (s *HTTPServer) Accept(ctx context.Context) (Conn, error) {
 // session id) or 503 (initialize). It does not close any listener.
 func (s *HTTPServer) Close() error {
 	s.once.Do(func() { close(s.done) })
-	s.mu.Lock()
-	sessions := make([]*httpSession, 0, len(s.sessions))
-	for _, sess := range s.sessions {
-		sessions = append(sessions, sess)
-	}
-	s.mu.Unlock()
-	for _, sess := range sessions {
-		sess.terminate(fmt.Errorf("transport: HTTP server closed: %w", io.EOF), false)
-	}
+	s.sessions.Close()
 	return nil
 }
 
@@ -200,21 +227,29 @@ func (s *HTTPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookup returns the session named by the request's Mcp-Session-Id after
-// checking its MCP-Protocol-Version, having answered the request itself
-// (400, 404) when it returns nil. The caller must call end on the session.
+// checking the request's credentials and MCP-Protocol-Version, having
+// answered the request itself (400, 403, 404) when it returns nil. It
+// records a request in flight and touches the session (the session
+// registry's idle TTL restarts); the caller must call end on the session.
 func (s *HTTPServer) lookup(w http.ResponseWriter, r *http.Request) *httpSession {
 	id := r.Header.Get(HeaderSessionID)
 	if id == "" {
 		writeError(w, http.StatusBadRequest, jsonrpc.CodeInvalidRequest, "Bad Request: missing "+HeaderSessionID+" header")
 		return nil
 	}
-	s.mu.Lock()
-	sess := s.sessions[id]
-	s.mu.Unlock()
-	if sess == nil || !sess.begin() {
+	sess, ok := s.sessions.Peek(id)
+	if !ok {
 		writeError(w, http.StatusNotFound, jsonrpc.CodeInvalidRequest, "Not Found: unknown or expired session")
 		return nil
 	}
+	if !s.bind.allows(w, r, s.logger, id, sess.cred) {
+		return nil
+	}
+	if !sess.begin() {
+		writeError(w, http.StatusNotFound, jsonrpc.CodeInvalidRequest, "Not Found: unknown or expired session")
+		return nil
+	}
+	s.sessions.Touch(id)
 	if !sess.versionOK(r.Header.Get(HeaderProtocolVersion)) {
 		sess.end()
 		writeError(w, http.StatusBadRequest, jsonrpc.CodeInvalidRequest,
@@ -256,7 +291,7 @@ func (s *HTTPServer) servePOST(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, jsonrpc.CodeInvalidRequest, "Bad Request: missing "+HeaderSessionID+" header")
 			return
 		}
-		if sess = s.newSession(r.Context()); sess == nil {
+		if sess = s.newSession(r.Context(), s.bind.credentials(r)); sess == nil {
 			writeError(w, http.StatusServiceUnavailable, jsonrpc.CodeInternalError, "Service Unavailable: server closed")
 			return
 		}
@@ -334,12 +369,14 @@ func frameError(err error) *jsonrpc.Error {
 	return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: err.Error()}
 }
 
-// newSession creates, registers and offers a session to Accept. It returns
-// nil when the server is closed or ctx ends first.
-func (s *HTTPServer) newSession(ctx context.Context) *httpSession {
+// newSession creates a session bound to cred, with the initialize request
+// in flight, registers it (which may evict another) and offers it to
+// Accept. It returns nil when the server is closed or ctx ends first.
+func (s *HTTPServer) newSession(ctx context.Context, cred credentials) *httpSession {
 	sess := &httpSession{
 		srv:     s,
 		id:      newSessionID(),
+		cred:    cred,
 		in:      newInbox(16),
 		done:    make(chan struct{}),
 		streams: make(map[int64]*stream),
@@ -348,19 +385,9 @@ func (s *HTTPServer) newSession(ctx context.Context) *httpSession {
 	}
 	sess.streams[0] = &stream{wake: make(chan struct{})}
 	sess.nextStream = 1
-	if s.opts.IdleTimeout > 0 {
-		sess.idle = time.AfterFunc(time.Hour, sess.expire)
-		sess.idle.Stop()
+	if err := s.sessions.Add(sess.id, sess); err != nil {
+		return nil // closed
 	}
-	s.mu.Lock()
-	select {
-	case <-s.done:
-		s.mu.Unlock()
-		return nil
-	default:
-	}
-	s.sessions[sess.id] = sess
-	s.mu.Unlock()
 	select {
 	case s.accept <- sess:
 		s.logger.Debug("transport: HTTP session started", "session", sess.id)
@@ -397,8 +424,8 @@ func (s *HTTPServer) serveDELETE(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	sess.end()
 	sess.terminate(fmt.Errorf("transport: session %s deleted by the client: %w", sess.id, io.EOF), false)
+	sess.end()
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -410,6 +437,7 @@ const retainedStreams = 32
 type httpSession struct {
 	srv  *HTTPServer
 	id   string
+	cred credentials // of the initialize request
 	in   *inbox
 	done chan struct{} // closed when the session ends
 
@@ -422,7 +450,6 @@ type httpSession struct {
 	retired    []int64            // answered request streams kept for replay, oldest first
 	nextStream int64
 	active     int // requests in flight
-	idle       *time.Timer
 }
 
 // stream is one SSE stream of a session: the standalone stream or the
@@ -510,8 +537,8 @@ func (sess *httpSession) versionOK(header string) bool {
 	return rev == 0 || schemas.InterpretHeader(rev, header) != schemas.HeaderInvalid
 }
 
-// begin records a request in flight; it reports false when the session has
-// ended.
+// begin records a request in flight, which keeps the session from
+// expiring; it reports false when the session has ended.
 func (sess *httpSession) begin() bool {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
@@ -519,30 +546,27 @@ func (sess *httpSession) begin() bool {
 		return false
 	}
 	sess.active++
-	if sess.idle != nil {
-		sess.idle.Stop()
-	}
 	return true
 }
 
-// end records the end of a request in flight.
+// end records the end of a request in flight. When it was the last one,
+// the session is touched: its idle time counts from now.
 func (sess *httpSession) end() {
 	sess.mu.Lock()
-	defer sess.mu.Unlock()
 	sess.active--
-	if sess.active == 0 && sess.idle != nil && !sess.ended {
-		sess.idle.Reset(sess.srv.opts.IdleTimeout)
+	idle := sess.active == 0 && !sess.ended
+	sess.mu.Unlock()
+	if idle {
+		sess.srv.sessions.Touch(sess.id)
 	}
 }
 
-// expire ends the session if it is still idle.
-func (sess *httpSession) expire() {
+// busy reports whether a request is in flight (an open GET stream
+// counts). The session registry calls it under its lock.
+func (sess *httpSession) busy() bool {
 	sess.mu.Lock()
-	idle := sess.active == 0
-	sess.mu.Unlock()
-	if idle {
-		sess.terminate(fmt.Errorf("transport: session %s expired after %v idle: %w", sess.id, sess.srv.opts.IdleTimeout, io.EOF), false)
-	}
+	defer sess.mu.Unlock()
+	return sess.active > 0
 }
 
 // terminate ends the session: its id is forgotten, its connections end and
@@ -555,15 +579,8 @@ func (sess *httpSession) terminate(err error, drop bool) {
 	}
 	sess.ended = true
 	close(sess.done)
-	if sess.idle != nil {
-		sess.idle.Stop()
-	}
 	sess.mu.Unlock()
-	sess.srv.mu.Lock()
-	if sess.srv.sessions[sess.id] == sess {
-		delete(sess.srv.sessions, sess.id)
-	}
-	sess.srv.mu.Unlock()
+	sess.srv.sessions.Remove(sess.id)
 	sess.in.finish(err, drop)
 	sess.srv.logger.Debug("transport: HTTP session ended", "session", sess.id, "reason", err)
 }
@@ -758,7 +775,8 @@ func (sess *httpSession) writeJSON(w http.ResponseWriter, body []byte, newSessio
 }
 
 // Recv returns the next frame the client POSTed. After DELETE (or idle
-// expiry, or HTTPServer.Close) it returns an error wrapping io.EOF.
+// expiry, eviction at the session limit, or HTTPServer.Close) it returns an
+// error wrapping io.EOF.
 func (sess *httpSession) Recv(ctx context.Context) (Message, error) {
 	return sess.in.recv(ctx)
 }

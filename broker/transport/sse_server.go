@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/session"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 )
 
@@ -34,6 +35,21 @@ type SSEServerOptions struct {
 	// KeepAlive, when positive, is the interval of SSE comment lines
 	// written on an idle stream.
 	KeepAlive time.Duration
+	// IdleTimeout ends a session that has had no request in flight for
+	// that long, as for [HTTPServerOptions.IdleTimeout]. The session's
+	// open GET stream counts as a request in flight, and the session ends
+	// when that stream does, so this is a backstop: a session the server
+	// still streams to never expires. Zero means sessions never expire.
+	IdleTimeout time.Duration
+	// MaxSessions is as for [HTTPServerOptions.MaxSessions]: at the limit
+	// a new session evicts the least recently used one, whose stream
+	// then ends. Zero means [session.DefaultMaxSessions].
+	MaxSessions int
+	// BindHeaders is as for [HTTPServerOptions.BindHeaders]: the headers
+	// of the GET that opens a session bind it, and a POST for the session
+	// with other values is answered 403. Nil means [DefaultBindHeader];
+	// an empty non-nil slice turns binding off.
+	BindHeaders []string
 	// Logger receives diagnostics. Nil means [slog.Default].
 	Logger *slog.Logger
 }
@@ -54,30 +70,31 @@ const sessionParam = "session"
 // closes the Conn (the stream ends). Legacy streams cannot be resumed.
 //
 // POST to the endpoint URL delivers one frame to Recv and is answered 202.
-// Statuses: 403 for an Origin that is not allowed (any method); 405 for
-// methods other than GET and POST; 406 for a GET whose Accept does not
-// admit text/event-stream; 400 for a POST without a session parameter or
-// with a body that is not a JSON-RPC message (the JSON-RPC error is the
-// body); 404 for an unknown or ended session; 415 for a Content-Type other
-// than application/json; 413 for a body over MaxBodySize.
+// Statuses: 403 for an Origin that is not allowed (any method) and for a
+// POST whose BindHeaders (Authorization) differ from those of the GET that
+// opened the session; 405 for methods other than GET and POST; 406 for a
+// GET whose Accept does not admit text/event-stream; 400 for a POST
+// without a session parameter or with a body that is not a JSON-RPC
+// message (the JSON-RPC error is the body); 404 for an unknown, ended or
+// evicted session; 415 for a Content-Type other than application/json; 413
+// for a body over MaxBodySize.
 type SSEServer struct {
-	opts   SSEServerOptions
-	logger *slog.Logger
-	accept chan *sseSession
-	done   chan struct{}
-	once   sync.Once
-
-	mu       sync.Mutex
-	sessions map[string]*sseSession
+	opts     SSEServerOptions
+	logger   *slog.Logger
+	bind     binder
+	accept   chan *sseSession
+	done     chan struct{}
+	once     sync.Once
+	sessions *session.Registry[*sseSession]
 }
 
 // NewSSEServer returns an SSEServer configured by opts (nil for the
-// defaults).
+// defaults). With an IdleTimeout it starts goroutines that Close stops
+// (except the LRU's sweeper: see [session.Registry]).
 func NewSSEServer(opts *SSEServerOptions) *SSEServer {
 	s := &SSEServer{
-		accept:   make(chan *sseSession),
-		done:     make(chan struct{}),
-		sessions: make(map[string]*sseSession),
+		accept: make(chan *sseSession),
+		done:   make(chan struct{}),
 	}
 	if opts != nil {
 		s.opts = *opts
@@ -88,10 +105,26 @@ func NewSSEServer(opts *SSEServerOptions) *SSEServer {
 	if s.opts.MaxQueued <= 0 {
 		s.opts.MaxQueued = DefaultMaxQueued
 	}
+	if s.opts.MaxSessions <= 0 {
+		s.opts.MaxSessions = session.DefaultMaxSessions
+	}
+	if s.opts.IdleTimeout > 0 {
+		s.opts.IdleTimeout = max(s.opts.IdleTimeout, session.MinIdleTTL)
+	}
 	s.logger = s.opts.Logger
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	s.bind = newBinder(s.opts.BindHeaders)
+	s.sessions = session.New(session.Options[*sseSession]{
+		MaxSessions: s.opts.MaxSessions,
+		IdleTTL:     s.opts.IdleTimeout,
+		Busy:        (*sseSession).busy,
+		OnEnd: func(id string, sess *sseSession, why session.Reason) {
+			sess.terminate(endError("SSE", id, why, s.opts.MaxSessions, s.opts.IdleTimeout), false)
+		},
+		Logger: s.logger,
+	})
 	return s
 }
 
@@ -113,15 +146,7 @@ func (s *SSEServer) Accept(ctx context.Context) (Conn, error) {
 // close any listener.
 func (s *SSEServer) Close() error {
 	s.once.Do(func() { close(s.done) })
-	s.mu.Lock()
-	sessions := make([]*sseSession, 0, len(s.sessions))
-	for _, sess := range s.sessions {
-		sessions = append(sessions, sess)
-	}
-	s.mu.Unlock()
-	for _, sess := range sessions {
-		sess.terminate(fmt.Errorf("transport: SSE server closed: %w", io.EOF), false)
-	}
+	s.sessions.Close()
 	return nil
 }
 
@@ -162,22 +187,18 @@ func (s *SSEServer) serveGET(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := &sseSession{
-		srv:  s,
-		key:  newSessionID(),
-		in:   newInbox(16),
-		out:  make(chan []byte, s.opts.MaxQueued),
-		done: make(chan struct{}),
+		srv:    s,
+		key:    newSessionID(),
+		cred:   s.bind.credentials(r),
+		in:     newInbox(16),
+		out:    make(chan []byte, s.opts.MaxQueued),
+		done:   make(chan struct{}),
+		active: 1, // this GET, for the session's whole life
 	}
-	s.mu.Lock()
-	select {
-	case <-s.done:
-		s.mu.Unlock()
+	if err := s.sessions.Add(sess.key, sess); err != nil {
 		writeError(w, http.StatusServiceUnavailable, jsonrpc.CodeInternalError, "Service Unavailable: server closed")
 		return
-	default:
 	}
-	s.sessions[sess.key] = sess
-	s.mu.Unlock()
 	ctx := r.Context()
 	select {
 	case s.accept <- sess:
@@ -255,13 +276,20 @@ func (s *SSEServer) servePOST(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, jsonrpc.CodeInvalidRequest, "Bad Request: missing "+sessionParam+" parameter")
 		return
 	}
-	s.mu.Lock()
-	sess := s.sessions[key]
-	s.mu.Unlock()
-	if sess == nil {
+	sess, ok := s.sessions.Peek(key)
+	if !ok {
 		writeError(w, http.StatusNotFound, jsonrpc.CodeInvalidRequest, "Not Found: unknown or ended session")
 		return
 	}
+	if !s.bind.allows(w, r, s.logger, key, sess.cred) {
+		return
+	}
+	if !sess.begin() {
+		writeError(w, http.StatusNotFound, jsonrpc.CodeInvalidRequest, "Not Found: unknown or ended session")
+		return
+	}
+	s.sessions.Touch(key)
+	defer sess.end()
 	if mediaType(r.Header.Get("Content-Type")) != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, jsonrpc.CodeInvalidRequest, "Unsupported Media Type: Content-Type must be application/json")
 		return
@@ -293,24 +321,60 @@ func (s *SSEServer) servePOST(w http.ResponseWriter, r *http.Request) {
 type sseSession struct {
 	srv  *SSEServer
 	key  string
+	cred credentials // of the GET that opened the session
 	in   *inbox
 	out  chan []byte
 	done chan struct{}
 	once sync.Once
+
+	mu     sync.Mutex
+	ended  bool
+	active int // requests in flight, the GET stream included
 }
 
 // SessionID returns the session key of the endpoint URL.
 func (sess *sseSession) SessionID() string { return sess.key }
 
+// begin records a POST in flight; it reports false when the session has
+// ended.
+func (sess *sseSession) begin() bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.ended {
+		return false
+	}
+	sess.active++
+	return true
+}
+
+// end records the end of a POST in flight, touching the session when no
+// request is left in flight.
+func (sess *sseSession) end() {
+	sess.mu.Lock()
+	sess.active--
+	idle := sess.active == 0 && !sess.ended
+	sess.mu.Unlock()
+	if idle {
+		sess.srv.sessions.Touch(sess.key)
+	}
+}
+
+// busy reports whether a request is in flight (the GET stream counts).
+// The session registry calls it under its lock.
+func (sess *sseSession) busy() bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.active > 0
+}
+
 // terminate ends the session; Recv returns err (at once when drop is set).
 func (sess *sseSession) terminate(err error, drop bool) {
 	sess.once.Do(func() {
+		sess.mu.Lock()
+		sess.ended = true
+		sess.mu.Unlock()
 		close(sess.done)
-		sess.srv.mu.Lock()
-		if sess.srv.sessions[sess.key] == sess {
-			delete(sess.srv.sessions, sess.key)
-		}
-		sess.srv.mu.Unlock()
+		sess.srv.sessions.Remove(sess.key)
 		sess.in.finish(err, drop)
 		sess.srv.logger.Debug("transport: SSE session ended", "session", sess.key, "reason", err)
 	})
