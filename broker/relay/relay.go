@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/transport"
@@ -109,6 +110,12 @@ type Config struct {
 	// CodeRequestTimeout error and the upstream a notifications/cancelled.
 	// Zero means no timeout.
 	RequestTimeout time.Duration
+	// Inflight, when set, counts the client requests waiting for the
+	// upstream across every session that shares it: the relay adds one
+	// when it forwards a request and subtracts one when the request is
+	// answered, cancelled, expired or failed. A server uses it to drain
+	// (wait for zero) before closing sessions.
+	Inflight *atomic.Int64
 }
 
 // legacy lists the revisions with an initialize handshake, oldest first.

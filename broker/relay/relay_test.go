@@ -687,10 +687,17 @@ func TestTranslatorOutcomes(t *testing.T) {
 // upstream a notifications/cancelled for it, and then the upstream is
 // closed.
 func TestContextCancel(t *testing.T) {
-	h := start(t, Config{Validator: testValidator(t)})
+	var inflight atomic.Int64
+	h := start(t, Config{Validator: testValidator(t), Inflight: &inflight})
 	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	if n := inflight.Load(); n != 0 {
+		t.Errorf("in flight after the handshake: %d", n)
+	}
 	h.client.send(`{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"slow"}}`)
 	up := h.server.recvObj()
+	if n := inflight.Load(); n != 1 {
+		t.Errorf("in flight with one pending call: %d", n)
+	}
 	h.cancel()
 	if err := h.wait(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
@@ -704,6 +711,9 @@ func TestContextCancel(t *testing.T) {
 	wantEq(t, "upstream cancel", c["method"], `"notifications/cancelled"`)
 	wantEq(t, "cancelled id", get(c, "params", "requestId"), str(up["id"]))
 	h.server.expectEOF()
+	if n := inflight.Load(); n != 0 {
+		t.Errorf("in flight after Run: %d", n)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {

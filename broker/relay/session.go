@@ -59,6 +59,7 @@ type call struct {
 	// upstream (logging/setLevel, resources/subscribe): their responses
 	// are dropped.
 	internal bool
+	counted  bool // counted in Config.Inflight
 }
 
 // serverCall is a server request forwarded to the client.
@@ -386,6 +387,10 @@ func (s *session) registerLocked(c *call) {
 	if !c.init && c.reinit == nil && !c.internal {
 		s.byClient[c.clientKey] = c.key
 	}
+	if c.reinit == nil && !c.internal && s.cfg.Inflight != nil {
+		c.counted = true
+		s.cfg.Inflight.Add(1)
+	}
 }
 
 // arm starts the timeout of a call once it has been sent upstream, unless
@@ -417,6 +422,10 @@ func (s *session) take(key string) *call {
 
 func (s *session) removeLocked(c *call) {
 	delete(s.pending, c.key)
+	if c.counted {
+		c.counted = false
+		s.cfg.Inflight.Add(-1)
+	}
 	if s.byClient[c.clientKey] == c.key {
 		delete(s.byClient, c.clientKey)
 	}

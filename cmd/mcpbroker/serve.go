@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,8 @@ type serveConfig struct {
 	MaxMessageSize   int           `mapstructure:"max-message-size"`
 	AllowedOrigins   []string      `mapstructure:"allowed-origins"`
 	SessionIdleTTL   time.Duration `mapstructure:"session-idle-ttl"`
+	MaxSessions      int           `mapstructure:"max-sessions"`
+	BindHeaders      []string      `mapstructure:"session-bind-headers"`
 	RequestTimeout   time.Duration `mapstructure:"request-timeout"`
 	ShutdownTimeout  time.Duration `mapstructure:"shutdown-timeout"`
 	LogLevel         string        `mapstructure:"log-level"`
@@ -90,7 +93,9 @@ MCPBROKER_UPSTREAM_CMD.`,
 	f.String("server-validation", "warn", "validation of server messages: strict, warn or off")
 	f.Int("max-message-size", defaultMaxMessage, "largest message accepted, in bytes (HTTP bodies over it get 413)")
 	f.StringSlice("allowed-origins", nil, "Origin values accepted on HTTP (default: none but requests without Origin and loopback origins)")
-	f.Duration("session-idle-ttl", 30*time.Minute, "close client sessions idle this long")
+	f.Duration("session-idle-ttl", 30*time.Minute, "close client sessions idle this long (0: never)")
+	f.Int("max-sessions", 10000, "most client sessions at once; beyond it the least recently used idle session is closed")
+	f.StringSlice("session-bind-headers", []string{"Authorization"}, "request headers a client session is bound to (a later request with other values gets 403); empty: no binding")
 	f.Duration("request-timeout", 0, "fail requests the server has not answered in this time (0: none)")
 	f.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to drain in-flight requests")
 	f.String("log-level", "info", "log level: debug, info, warn or error")
@@ -195,17 +200,28 @@ func upstreamDialer(cfg serveConfig, logger *slog.Logger) (func(context.Context)
 // serveHTTP serves Streamable HTTP at /mcp and legacy HTTP+SSE at /sse and
 // /messages until ctx ends, then drains.
 func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, dial func(context.Context) (transport.Conn, error), describe string, logger *slog.Logger) error {
+	bind := cfg.BindHeaders
+	if bind == nil {
+		bind = []string{} // configured empty: no binding
+	}
 	hs := transport.NewHTTPServer(&transport.HTTPServerOptions{
 		AllowedOrigins: cfg.AllowedOrigins,
 		MaxBodySize:    int64(cfg.MaxMessageSize),
 		IdleTimeout:    cfg.SessionIdleTTL,
+		MaxSessions:    cfg.MaxSessions,
+		BindHeaders:    bind,
 		Logger:         logger,
 	})
 	ss := transport.NewSSEServer(&transport.SSEServerOptions{
 		AllowedOrigins: cfg.AllowedOrigins,
 		MaxBodySize:    int64(cfg.MaxMessageSize),
+		IdleTimeout:    cfg.SessionIdleTTL,
+		MaxSessions:    cfg.MaxSessions,
+		BindHeaders:    bind,
 		Logger:         logger,
 	})
+	var inflight atomic.Int64
+	rcfg.Inflight = &inflight
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", hs)
 	mux.Handle("/sse", ss)
@@ -250,19 +266,47 @@ func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, dial fun
 		return err
 	case <-ctx.Done():
 	}
-	// Drain: stop taking new connections, give in-flight requests the
-	// shutdown timeout, then close every session.
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	err = srv.Shutdown(dctx)
+	// Drain: stop taking new connections, let the requests in flight
+	// finish for up to the shutdown timeout, then end every session (the
+	// relay answers what is still pending with an error) and wait for the
+	// handlers to write those answers.
+	logger.Info("shutting down", "in_flight", inflight.Load(), "timeout", cfg.ShutdownTimeout)
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Shutdown(context.Background()) }()
+	deadline := time.NewTimer(cfg.ShutdownTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	drained := true
+wait:
+	for inflight.Load() > 0 {
+		select {
+		case <-deadline.C:
+			drained = false
+			break wait
+		case <-tick.C:
+		}
+	}
+	if !drained {
+		logger.Warn("drain timed out; answering the requests still in flight with an error", "in_flight", inflight.Load())
+	}
 	stopSessions()
+	sessions.Wait()
 	hs.Close()
 	ss.Close()
-	sessions.Wait()
-	if errors.Is(err, context.DeadlineExceeded) {
-		logger.Warn("drain timed out; sessions closed")
-		return nil
+	select {
+	case err = <-stopped:
+	case <-time.After(handlerGrace):
+		logger.Warn("HTTP handlers still running after the sessions closed; closing connections")
+		err = srv.Close()
 	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	logger.Info("stopped")
 	return err
 }
+
+// handlerGrace is how long the shutdown waits, once every session is
+// closed, for HTTP handlers to write their last answers.
+const handlerGrace = 2 * time.Second

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -163,4 +164,48 @@ func TestIdleSessionExpires(t *testing.T) {
 	r := rawPost(t, b, sid, []byte(`{"jsonrpc":"2.0","id":"probe","method":"ping"}`), nil)
 	wantStatusCode(t, r, http.StatusNotFound, jsonrpc.CodeInvalidRequest)
 	stillServing(t, b, other)
+}
+
+// TestSessionLimit: with --max-sessions 2 a third session evicts the least
+// recently used one (its id then gets 404); the other two keep working.
+func TestSessionLimit(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, nil, "--max-sessions", "2")
+	first := rawSession(t, b)
+	second := rawSession(t, b)
+	rawEcho(t, b, second)
+	third := rawSession(t, b)
+	r := rawPost(t, b, first, []byte(`{"jsonrpc":"2.0","id":"probe","method":"ping"}`), nil)
+	wantStatusCode(t, r, http.StatusNotFound, jsonrpc.CodeInvalidRequest)
+	rawEcho(t, b, second)
+	rawEcho(t, b, third)
+}
+
+// TestSessionBoundToCredentials: a session opened with one Authorization
+// header refuses a request carrying another (403) or none, and keeps
+// serving its owner.
+func TestSessionBoundToCredentials(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, nil)
+	withAuth := func(v string) func(*http.Request) {
+		return func(r *http.Request) {
+			if v != "" {
+				r.Header.Set("Authorization", v)
+			}
+		}
+	}
+	init := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":%q,"capabilities":{},"clientInfo":{"name":"faults-auth","version":"0"}}}`, rawProtocolVersion)
+	r := rawPost(t, b, "", []byte(init), withAuth("Bearer alice"))
+	sid := r.header.Get(transport.HeaderSessionID)
+	if r.status != http.StatusOK || sid == "" {
+		t.Fatalf("initialize: %d %q", r.status, r.body)
+	}
+	ping := []byte(`{"jsonrpc":"2.0","id":"p","method":"ping"}`)
+	for _, other := range []string{"Bearer mallory", ""} {
+		r := rawPost(t, b, sid, ping, withAuth(other))
+		wantStatusCode(t, r, http.StatusForbidden, jsonrpc.CodeInvalidRequest)
+	}
+	if r := rawPost(t, b, sid, ping, withAuth("Bearer alice")); r.status != http.StatusOK {
+		t.Fatalf("owner's ping: %d %q", r.status, r.body)
+	}
 }

@@ -158,11 +158,10 @@ func TestShutdownWithCallInFlight(t *testing.T) {
 			resp, br := startSlow(t, testCtx(t), b, sid, "slow-1")
 			defer resp.Body.Close()
 			streamDone := make(chan error, 1)
+			var rest []byte
 			go func() {
-				rest, err := io.ReadAll(br)
-				if len(rest) > 0 {
-					t.Logf("in-flight stream after the signal: %q", rest)
-				}
+				var err error
+				rest, err = io.ReadAll(br)
 				streamDone <- err
 			}()
 
@@ -183,9 +182,17 @@ func TestShutdownWithCallInFlight(t *testing.T) {
 			}
 			select {
 			case err := <-streamDone:
-				t.Logf("in-flight stream ended: %v", err)
+				t.Logf("in-flight stream ended: %v: %q", err, rest)
+				// The request still in flight after the drain timeout was
+				// answered with an error, not dropped.
+				if !strings.Contains(string(rest), `"id":"slow-1"`) || !strings.Contains(string(rest), "shutting down") {
+					t.Errorf("in-flight request not answered with a shutdown error: %q", rest)
+				}
 			case <-time.After(5 * time.Second):
 				t.Error("in-flight stream still open after the broker exited")
+			}
+			if elapsed < 2*time.Second {
+				t.Errorf("exited after %v, before the drain timeout with a call in flight", elapsed)
 			}
 			// Nothing listens any more.
 			c := &http.Client{Timeout: 2 * time.Second}
@@ -280,5 +287,28 @@ func TestUpstreamMisbehaves(t *testing.T) {
 			mustEcho(t, victim, "victim after "+tool)
 			stillServing(t, b, other)
 		})
+	}
+}
+
+// TestShutdownIdleIsQuick: with sessions open but no request in flight, a
+// SIGTERM does not wait for the drain timeout (20 s here): the broker
+// closes the sessions and exits at once.
+func TestShutdownIdleIsQuick(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, nil, "--shutdown-timeout", "20s")
+	c := client(t, b)
+	mustEcho(t, c, "before shutdown")
+	start := time.Now()
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("broker still running 10 s after SIGTERM with nothing in flight")
+	}
+	t.Logf("exited %v after SIGTERM: %v", time.Since(start), b.err)
+	if b.err != nil {
+		t.Errorf("exit: %v, want status 0", b.err)
 	}
 }
