@@ -7,9 +7,13 @@
 package npm
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,4 +246,75 @@ func TestNPMInterop(t *testing.T) {
 			checkEverything(t, s)
 		})
 	})
+	// (e) sdk 1.0.4 client (legacy SSE) -> broker -> server-everything
+	// served over Streamable HTTP: the legacy SSE client reaches a
+	// Streamable HTTP server (1.T1).
+	t.Run("e-old-client-sse-to-everything-over-http", func(t *testing.T) {
+		t.Parallel()
+		port := startEverything(t, node, dir, "streamableHttp")
+		addr := brokerproc.Serve(t, bin, nil, "--upstream-url", "http://127.0.0.1:"+port+"/mcp")
+		s := runClient(t, node, append(echoEverything, "sdk-old", "sse", "http://"+addr+"/sse")...)
+		checkVersions(t, s, "sdk-old", "sse")
+		checkEverything(t, s)
+	})
+	// (f) newest-sdk client (Streamable HTTP) -> broker -> server-everything
+	// served over the legacy HTTP+SSE transport: the other way round.
+	t.Run("f-new-client-http-to-everything-over-sse", func(t *testing.T) {
+		t.Parallel()
+		port := startEverything(t, node, dir, "sse")
+		addr := brokerproc.Serve(t, bin, nil, "--upstream-sse-url", "http://127.0.0.1:"+port+"/sse")
+		s := runClient(t, node, append(echoEverything, "sdk-new", "http", "http://"+addr+"/mcp")...)
+		checkVersions(t, s, "sdk-new", "http")
+		checkEverything(t, s)
+	})
+}
+
+// startEverything runs server-everything with one of its HTTP transports
+// ("streamableHttp" or "sse") on a free loopback port, waits until it
+// listens, and returns the port. It binds every interface (the package
+// takes only PORT); cleanup kills it.
+func startEverything(t *testing.T, node, dir, transport string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	cmd := exec.Command(node, filepath.Join(dir, "node_modules/@modelcontextprotocol/server-everything/dist/index.js"), transport)
+	cmd.Env = append(os.Environ(), "PORT="+port)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			t.Logf("server-everything %s: %s", transport, line)
+			if strings.Contains(line, "port "+port) {
+				ready <- nil
+				break
+			}
+		}
+		ready <- fmt.Errorf("server-everything %s ended before listening: %v", transport, sc.Err())
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server-everything %s not listening on %s after 30 s", transport, port)
+	}
+	return port
 }
