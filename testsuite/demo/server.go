@@ -128,9 +128,14 @@ func New(rev schemas.Revision, opts ...Option) (*Server, error) {
 func (s *Server) Revision() schemas.Revision { return s.rev }
 
 // Serve serves one session on conn until the client goes away (it returns
-// nil) or ctx ends (it returns ctx.Err()). It does not close conn.
+// nil) or ctx ends (it returns ctx.Err()). It does not close conn. When conn
+// is a [transport.RevisionSetter] (an HTTP Conn), it gets the revision once
+// initialize is answered.
 func (s *Server) Serve(ctx context.Context, conn transport.Conn) error {
 	ss := &serverSession{srv: s, subs: map[string]bool{}}
+	if rs, ok := conn.(transport.RevisionSetter); ok {
+		ss.setRevision = rs.SetRevision
+	}
 	cfg := session.Config{
 		Revision:       s.rev,
 		Side:           schemas.FromServer,
@@ -176,6 +181,8 @@ const (
 type serverSession struct {
 	srv  *Server
 	peer *session.Peer
+	// setRevision, when set, tells the Conn the negotiated revision.
+	setRevision func(schemas.Revision)
 
 	mu         sync.Mutex
 	state      int
@@ -271,6 +278,9 @@ func (ss *serverSession) initialize(params json.RawMessage) (any, error) {
 	}
 	ss.state = stateInitialized
 	ss.clientCaps = p.Capabilities
+	if ss.setRevision != nil {
+		ss.setRevision(rev)
+	}
 	if p.ProtocolVersion != rev.String() {
 		ss.srv.log.Info("client asked for another protocol version", "requested", p.ProtocolVersion, "answered", rev.String())
 	}
