@@ -40,10 +40,12 @@ completions and logging, using only what its revision has.
 
 It serves one session over stdio (newline-delimited JSON on stdin and stdout),
 or with --listen ADDR any number of sessions over HTTP: Streamable HTTP at /mcp
-(for 2024-11-05 too) and, for 2024-11-05, the legacy HTTP+SSE transport at /sse
-and /messages; /healthz answers 200. Once listening it logs
-msg="demo-server listening" with the address (addr=HOST:PORT; use
---listen 127.0.0.1:0 for a free port). It logs to stderr. In strict mode (the default) every message it receives is
+(for 2024-11-05 too, which is harmless) and, for 2024-11-05, its own legacy
+HTTP+SSE transport at /sse and /messages; /healthz answers 200. Once listening
+it logs msg="demo-server listening" with the address (addr=HOST:PORT; use
+--listen 127.0.0.1:0 for a free port). SIGTERM or interrupt stops it.
+
+It logs to stderr. In strict mode (the default) every message it receives is
 validated against the revision, and invalid requests are answered with a
 JSON-RPC error.`,
 		Args: cobra.NoArgs,
