@@ -4,27 +4,34 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/relay"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
+	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
 	"github.com/mcpbroker/mcpbroker/testsuite/demo"
 	"github.com/mcpbroker/mcpbroker/testsuite/fixture"
 )
 
 var legacy = []schemas.Revision{schemas.V20241105, schemas.V20250326, schemas.V20250618, schemas.V20251125}
 
+// sharedValidator returns the validator all tests of the package share
+// (compiling the schemas takes a while).
+var sharedValidator = sync.OnceValues(schemas.NewValidator)
+
 // TestInteropMatrixInProcess runs the strict fixture client of every legacy
 // revision through the broker's relay to the strict demo server of every
 // legacy revision (16 pairs), over in-memory connections. Both peers
 // validate everything they receive against their own revision, so any
-// translation mistake fails the test. The transport-level matrix (stdio,
-// Streamable HTTP, legacy SSE) comes with the serve command.
+// translation mistake fails the test. TestInteropMatrix runs the same
+// scenario over real transports and processes.
 func TestInteropMatrixInProcess(t *testing.T) {
-	v, err := schemas.NewValidator()
+	v, err := sharedValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +45,125 @@ func TestInteropMatrixInProcess(t *testing.T) {
 	}
 }
 
+// TestInteropMatrix is the interop matrix over real transports and
+// processes: the strict fixture client of every legacy revision, over
+// Streamable HTTP, legacy HTTP+SSE and stdio, through the real mcpbroker
+// binary, to the strict demo server of every legacy revision, over stdio
+// and Streamable HTTP: 16 pairs x 3 client transports x 2 server
+// transports, each running the whole scenario of runScenario.
+//
+// Server side, per revision R: "stdio" is `mcpbroker serve --upstream-cmd
+// "mcpbroker demo-server --revision R"` (a demo child per session);
+// "http" is a `mcpbroker demo-server --revision R --listen` process and
+// `mcpbroker serve --upstream-url http://ADDR/mcp`. Client side: "http"
+// and "sse" dial that serve process at /mcp and /sse; "stdio" starts its
+// own `mcpbroker serve --stdio` with the same upstream and talks to it on
+// its standard input and output. The broker validates server messages
+// strictly too.
+func TestInteropMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs 96 sessions through real processes")
+	}
+	bin := brokerproc.Build(t)
+	v, err := sharedValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sr := range legacy {
+		for _, server := range []string{"stdio", "http"} {
+			t.Run(fmt.Sprintf("server-%s-%s", sr, server), func(t *testing.T) {
+				t.Parallel()
+				demoArgs := "demo-server --revision " + sr.String() + " --slow-timeout 5s"
+				upstream := []string{"--upstream-cmd", bin + " " + demoArgs}
+				if server == "http" {
+					addr := brokerproc.DemoServer(t, bin, sr.String(), "--slow-timeout", "5s")
+					upstream = []string{"--upstream-url", "http://" + addr + demo.PathMCP}
+				}
+				upstream = append(upstream, "--server-validation", "strict")
+				addr := brokerproc.Serve(t, bin, nil, upstream...)
+				for _, cr := range legacy {
+					for _, client := range []string{"stdio", "http", "sse"} {
+						t.Run(fmt.Sprintf("client-%s-%s", cr, client), func(t *testing.T) {
+							t.Parallel()
+							ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+							t.Cleanup(cancel)
+							conn := dialBroker(ctx, t, bin, addr, client, upstream)
+							runScenario(ctx, t, newScenarioClient(t, v, cr, conn), sr)
+						})
+					}
+				}
+			})
+		}
+	}
+}
+
+// dialBroker connects a client to the broker: over Streamable HTTP
+// ("http") or legacy HTTP+SSE ("sse") to the serve process at addr, or
+// over stdio ("stdio") to a new `bin serve --stdio upstream...` child,
+// which stops when the Conn is closed.
+func dialBroker(ctx context.Context, t *testing.T, bin, addr, kind string, upstream []string) transport.Conn {
+	t.Helper()
+	logger := testLogger(t)
+	var conn transport.Conn
+	var err error
+	switch kind {
+	case "http":
+		conn, err = transport.DialHTTP(ctx, "http://"+addr+"/mcp", &transport.ClientOptions{Logger: logger})
+	case "sse":
+		conn, err = transport.DialSSE(ctx, "http://"+addr+"/sse", &transport.ClientOptions{Logger: logger})
+	case "stdio":
+		argv := append([]string{bin, "serve", "--stdio"}, upstream...)
+		conn, err = (&transport.Command{Argv: argv, Logger: logger}).Start(ctx)
+	default:
+		t.Fatalf("unknown client transport %q", kind)
+	}
+	if err != nil {
+		t.Fatalf("connect over %s: %v", kind, err)
+	}
+	return conn
+}
+
+// testLogger returns a logger that passes records to t.Log in verbose
+// mode, and drops them once the test (and its cleanup) is over, when
+// goroutines of a closed Conn may still log.
+func testLogger(t *testing.T) *slog.Logger {
+	if !testing.Verbose() {
+		return slog.New(slog.DiscardHandler)
+	}
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// testWriter writes lines to t.Log until done.
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+// Write implements io.Writer.
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+// scenarioTimeout bounds one run of the scenario.
+const scenarioTimeout = 60 * time.Second
+
+// runPair runs the scenario in process: the strict fixture client of
+// revision cr, the relay, and the strict demo server of revision sr, over
+// in-memory pipes.
 func runPair(t *testing.T, v *schemas.Validator, cr, sr schemas.Revision) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
 	t.Cleanup(cancel)
 
 	srv, err := demo.New(sr, demo.WithValidator(v), demo.WithSlowTimeout(5*time.Second))
@@ -56,14 +180,35 @@ func runPair(t *testing.T, v *schemas.Validator, cr, sr schemas.Revision) {
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- relay.Run(ctx, brokerSide, dial, relay.Config{Validator: v}) }()
 
-	c, err := fixture.NewClient(cr, clientSide, fixture.WithValidator(v),
+	runScenario(ctx, t, newScenarioClient(t, v, cr, clientSide), sr)
+}
+
+// newScenarioClient returns the strict fixture client of revision cr on
+// conn that runScenario expects. Cleanup closes it.
+func newScenarioClient(t *testing.T, v *schemas.Validator, cr schemas.Revision, conn transport.Conn) *fixture.Client {
+	t.Helper()
+	c, err := fixture.NewClient(cr, conn, fixture.WithValidator(v), fixture.WithLogger(testLogger(t)),
 		fixture.WithElicitation("accept", map[string]any{"answer": "yes"}),
 		fixture.WithSamplingText("sampled by the client"))
 	if err != nil {
+		conn.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return c
+}
 
+// runScenario runs the interop scenario with c, a client from
+// newScenarioClient that has not initialized yet, against a demo server
+// of revision sr, whatever lies between them: initialize, tools/list,
+// tools/call of each tool, sampling and elicitation round trips, progress,
+// resources read, subscribe and updated, prompts/get, completion, logging,
+// ping both ways, and cancellation. Both peers validate everything they
+// receive against their own revision, so any translation mistake fails
+// the test.
+func runScenario(ctx context.Context, t *testing.T, c *fixture.Client, sr schemas.Revision) {
+	t.Helper()
+	cr := c.Revision()
 	init, err := c.Initialize(ctx)
 	if err != nil {
 		t.Fatalf("initialize: %v", err)
@@ -97,6 +242,11 @@ func runPair(t *testing.T, v *schemas.Validator, cr, sr schemas.Revision) {
 	if !strings.Contains(res.Text(), "sampled by the client") {
 		t.Errorf("sample: %q", res.Text())
 	}
+	// roots/list round trip, like sampling.
+	res = mustTool(t, ctx, c, "roots", map[string]any{})
+	if !strings.Contains(res.Text(), "file:///fixture/project") {
+		t.Errorf("roots: %q", res.Text())
+	}
 	// Elicitation exists from 2025-06-18 on. Toward an older client the
 	// broker never declares it upstream (2.L1 CAP), so a compliant server
 	// does not ask: the demo's tool reports that the client cannot.
@@ -113,11 +263,9 @@ func runPair(t *testing.T, v *schemas.Validator, cr, sr schemas.Revision) {
 	}
 
 	// Progress notifications reach the client with its own token.
-	raw, err := c.CallRaw(ctx, []byte(`{"jsonrpc":"2.0","id":"p-1","method":"tools/call","params":{"name":"progress","arguments":{},"_meta":{"progressToken":"tok-1"}}}`))
-	if err != nil {
+	if _, err := c.CallRaw(ctx, []byte(`{"jsonrpc":"2.0","id":"p-1","method":"tools/call","params":{"name":"progress","arguments":{},"_meta":{"progressToken":"tok-1"}}}`)); err != nil {
 		t.Fatalf("progress: %v", err)
 	}
-	_ = raw
 	if _, err := c.WaitNotification(ctx, func(n fixture.Notification) bool {
 		return n.Method == "notifications/progress" && strings.Contains(string(n.Params), `"tok-1"`)
 	}); err != nil {
@@ -171,6 +319,14 @@ func runPair(t *testing.T, v *schemas.Validator, cr, sr schemas.Revision) {
 	ccancel()
 	if err := <-errc; err == nil {
 		t.Error("cancelled call returned a result")
+	}
+	// The server got the cancel under its own id: it logs it (the
+	// client asked for level info above) and sends no response, which
+	// the Unmatched check below would see before the echo's answer.
+	if _, err := c.WaitNotification(ctx, func(n fixture.Notification) bool {
+		return n.Method == "notifications/message" && strings.Contains(string(n.Params), demo.CancelledLogPrefix+"tools/call")
+	}); err != nil {
+		t.Errorf("the server did not report the cancellation: %v", err)
 	}
 	// The session still works after the cancel.
 	mustTool(t, ctx, c, "echo", map[string]any{"text": "after cancel"})

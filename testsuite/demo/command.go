@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,16 +13,14 @@ import (
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
 
-// ErrListenNotImplemented is returned (wrapped) by the demo-server command
-// for --listen: the HTTP transports are not there yet.
-var ErrListenNotImplemented = errors.New("demo-server: --listen is not implemented yet (stdio only)")
-
 // Command returns the demo-server command:
 //
 //	demo-server --revision R [--listen ADDR]
 //
-// It serves one session on stdin and stdout and logs to stderr. --listen
-// (HTTP) fails with ErrListenNotImplemented for now.
+// It serves one session on stdin and stdout, or with --listen any number
+// of sessions over HTTP (see [ServeHTTP]), and logs to stderr. It stops
+// when the command's context ends (the root command cancels it on SIGTERM
+// and interrupt).
 func Command() *cobra.Command {
 	var (
 		revision string
@@ -39,8 +38,14 @@ sample, elicit, progress, slow, content, roots, touch, ping_client), resources
 (demo://static/readme, demo://static/logo, demo://items/{id}), the prompt greet,
 completions and logging, using only what its revision has.
 
-It serves one session over stdio (newline-delimited JSON on stdin and stdout)
-and logs to stderr. In strict mode (the default) every message it receives is
+It serves one session over stdio (newline-delimited JSON on stdin and stdout),
+or with --listen ADDR any number of sessions over HTTP: Streamable HTTP at /mcp
+(for 2024-11-05 too, which is harmless) and, for 2024-11-05, its own legacy
+HTTP+SSE transport at /sse and /messages; /healthz answers 200. Once listening
+it logs msg="demo-server listening" with the address (addr=HOST:PORT; use
+--listen 127.0.0.1:0 for a free port). SIGTERM or interrupt stops it.
+
+It logs to stderr. In strict mode (the default) every message it receives is
 validated against the revision, and invalid requests are answered with a
 JSON-RPC error.`,
 		Args: cobra.NoArgs,
@@ -52,9 +57,6 @@ JSON-RPC error.`,
 			if err != nil {
 				return fmt.Errorf("demo-server: %w", err)
 			}
-			if listen != "" {
-				return fmt.Errorf("%w (--listen %s)", ErrListenNotImplemented, listen)
-			}
 			level := slog.LevelInfo
 			if verbose {
 				level = slog.LevelDebug
@@ -64,8 +66,15 @@ JSON-RPC error.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			err = ServeStdio(ctx, rev, cmd.InOrStdin(), cmd.OutOrStdout(),
-				WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow))
+			opts := []Option{WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow)}
+			if listen != "" {
+				ln, err := net.Listen("tcp", listen)
+				if err != nil {
+					return fmt.Errorf("demo-server: %w", err)
+				}
+				return ServeHTTP(ctx, rev, ln, opts...)
+			}
+			err = ServeStdio(ctx, rev, cmd.InOrStdin(), cmd.OutOrStdout(), opts...)
 			if errors.Is(err, context.Canceled) {
 				return nil // interrupted: a normal way to stop
 			}
@@ -74,7 +83,7 @@ JSON-RPC error.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&revision, "revision", "", "MCP revision to speak (required): "+fmt.Sprint(legacyNames()))
-	f.StringVar(&listen, "listen", "", "serve HTTP on this address instead of stdio (not implemented yet)")
+	f.StringVar(&listen, "listen", "", "serve HTTP on this address (host:port, port 0 for any) instead of stdio")
 	f.BoolVar(&strict, "strict", true, "validate every message against the revision")
 	f.DurationVar(&slow, "slow-timeout", DefaultSlowTimeout, "how long the slow tool waits for its cancellation")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug messages")

@@ -495,6 +495,7 @@ func testProgress(t *testing.T, rev schemas.Revision) {
 
 func testSlowCancelled(t *testing.T, rev schemas.Revision) {
 	h := startInit(t, rev, nil)
+	h.call(t, "logging/setLevel", map[string]any{"level": "info"})
 	ctx, cancel := context.WithCancel(h.ctx)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -518,6 +519,12 @@ func testSlowCancelled(t *testing.T, rev schemas.Revision) {
 	}
 	if !ri.Cancelled || ri.Responded {
 		t.Errorf("slow: %+v, want cancelled without a response", ri)
+	}
+	// The server logs the cancellation to the client.
+	if _, err := h.client.WaitNotification(h.ctx, func(n fixture.Notification) bool {
+		return n.Method == "notifications/message" && strings.Contains(string(n.Params), demo.CancelledLogPrefix+"tools/call")
+	}); err != nil {
+		t.Errorf("no log message about the cancellation: %v", err)
 	}
 	// Any response to slow was sent before the hook ran, so it would
 	// arrive before the answer to this ping; Cleanup checks Unmatched.

@@ -8,7 +8,8 @@
 // touch and ping_client; the resources demo://static/readme and
 // demo://static/logo and the template demo://items/{id}, with
 // subscriptions; the prompt greet; completion of the prompt argument and
-// the template variable; logging. In strict mode (the default) it
+// the template variable; logging (a request the client cancels is logged
+// to it at level info). In strict mode (the default) it
 // validates every message it receives against its revision, and every
 // message it sends.
 package demo
@@ -34,6 +35,11 @@ import (
 // demo server cannot speak: 2026-07-28 (stateless, no initialize) is not
 // implemented yet.
 var ErrUnsupportedRevision = errors.New("demo: unsupported revision")
+
+// CancelledLogPrefix starts the data of the notifications/message (level
+// info) the server sends when the client cancelled a request; the method
+// follows.
+const CancelledLogPrefix = "demo: cancelled by the client: "
 
 // DefaultSlowTimeout is how long the slow tool waits for its cancellation
 // before it answers.
@@ -128,9 +134,14 @@ func New(rev schemas.Revision, opts ...Option) (*Server, error) {
 func (s *Server) Revision() schemas.Revision { return s.rev }
 
 // Serve serves one session on conn until the client goes away (it returns
-// nil) or ctx ends (it returns ctx.Err()). It does not close conn.
+// nil) or ctx ends (it returns ctx.Err()). It does not close conn. When conn
+// is a [transport.RevisionSetter] (an HTTP Conn), it gets the revision once
+// initialize is answered.
 func (s *Server) Serve(ctx context.Context, conn transport.Conn) error {
 	ss := &serverSession{srv: s, subs: map[string]bool{}}
+	if rs, ok := conn.(transport.RevisionSetter); ok {
+		ss.setRevision = rs.SetRevision
+	}
 	cfg := session.Config{
 		Revision:       s.rev,
 		Side:           schemas.FromServer,
@@ -141,8 +152,11 @@ func (s *Server) Serve(ctx context.Context, conn transport.Conn) error {
 		OnNotification: ss.notified,
 		IDPrefix:       "demo-",
 	}
-	if s.hook != nil {
-		cfg.OnDone = func(req *session.Request, o session.Outcome) {
+	cfg.OnDone = func(req *session.Request, o session.Outcome) {
+		if o.Cancelled {
+			ss.cancelled(req)
+		}
+		if s.hook != nil {
 			s.hook(RequestInfo{ID: req.ID, Method: req.Method, Responded: o.Responded, Cancelled: o.Cancelled, Err: o.Err})
 		}
 	}
@@ -176,6 +190,8 @@ const (
 type serverSession struct {
 	srv  *Server
 	peer *session.Peer
+	// setRevision, when set, tells the Conn the negotiated revision.
+	setRevision func(schemas.Revision)
 
 	mu         sync.Mutex
 	state      int
@@ -271,6 +287,9 @@ func (ss *serverSession) initialize(params json.RawMessage) (any, error) {
 	}
 	ss.state = stateInitialized
 	ss.clientCaps = p.Capabilities
+	if ss.setRevision != nil {
+		ss.setRevision(rev)
+	}
 	if p.ProtocolVersion != rev.String() {
 		ss.srv.log.Info("client asked for another protocol version", "requested", p.ProtocolVersion, "answered", rev.String())
 	}
@@ -356,6 +375,22 @@ func (ss *serverSession) setLevel(params json.RawMessage) (any, error) {
 	ss.logLevel = p.Level
 	ss.mu.Unlock()
 	return struct{}{}, nil
+}
+
+// cancelledNoticeTimeout bounds the sending of the log message about a
+// cancelled request.
+const cancelledNoticeTimeout = 5 * time.Second
+
+// cancelled tells the client, with a notifications/message at level info
+// (when it asked for that level), that the server stopped a request on its
+// notifications/cancelled: the one sign a client can see that its
+// cancellation arrived, since the request gets no response.
+func (ss *serverSession) cancelled(req *session.Request) {
+	ctx, cancel := context.WithTimeout(context.Background(), cancelledNoticeTimeout)
+	defer cancel()
+	if err := ss.logToClient(ctx, "info", CancelledLogPrefix+req.Method); err != nil {
+		ss.srv.log.Debug("cannot report a cancelled request", "method", req.Method, "err", err)
+	}
 }
 
 // logToClient sends notifications/message when the client asked for
