@@ -192,9 +192,8 @@ func upstreamDialer(cfg serveConfig, logger *slog.Logger) (func(context.Context)
 		argv = []string{self, "demo-server", "--revision", demoRevision}
 		describe = "built-in demo server " + demoRevision + " (stdio)"
 	}
-	return func(ctx context.Context) (transport.Conn, error) {
-		return transport.StartCommand(ctx, argv, nil)
-	}, describe, nil
+	cmd := &transport.Command{Argv: argv, MaxSize: cfg.MaxMessageSize, Logger: logger}
+	return cmd.Start, describe, nil
 }
 
 // serveHTTP serves Streamable HTTP at /mcp and legacy HTTP+SSE at /sse and
@@ -213,6 +212,7 @@ func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, dial fun
 		Logger:         logger,
 	})
 	ss := transport.NewSSEServer(&transport.SSEServerOptions{
+		Endpoint:       "/messages",
 		AllowedOrigins: cfg.AllowedOrigins,
 		MaxBodySize:    int64(cfg.MaxMessageSize),
 		IdleTimeout:    cfg.SessionIdleTTL,
