@@ -50,12 +50,14 @@ func TestInteropMatrixInProcess(t *testing.T) {
 // Streamable HTTP, legacy HTTP+SSE and stdio, through the real mcpbroker
 // binary, to the strict demo server of every legacy revision, over stdio
 // and Streamable HTTP: 16 pairs x 3 client transports x 2 server
-// transports, each running the whole scenario of runScenario.
+// transports, each running the whole scenario of runScenario, plus the
+// 2024-11-05 server over its own legacy HTTP+SSE transport (12 more).
 //
 // Server side, per revision R: "stdio" is `mcpbroker serve --upstream-cmd
 // "mcpbroker demo-server --revision R"` (a demo child per session);
 // "http" is a `mcpbroker demo-server --revision R --listen` process and
-// `mcpbroker serve --upstream-url http://ADDR/mcp`. Client side: "http"
+// `mcpbroker serve --upstream-url http://ADDR/mcp`; "sse" the same
+// process at /sse and `--upstream-sse-url`. Client side: "http"
 // and "sse" dial that serve process at /mcp and /sse; "stdio" starts its
 // own `mcpbroker serve --stdio` with the same upstream and talks to it on
 // its standard input and output. The broker validates server messages
@@ -70,14 +72,24 @@ func TestInteropMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sr := range legacy {
-		for _, server := range []string{"stdio", "http"} {
+		servers := []string{"stdio", "http"}
+		if sr == schemas.V20241105 {
+			// 2024-11-05's own HTTP transport: the broker is a legacy SSE
+			// client upstream while its clients use any transport (1.T1).
+			servers = append(servers, "sse")
+		}
+		for _, server := range servers {
 			t.Run(fmt.Sprintf("server-%s-%s", sr, server), func(t *testing.T) {
 				t.Parallel()
 				demoArgs := "demo-server --revision " + sr.String() + " --slow-timeout 5s"
 				upstream := []string{"--upstream-cmd", bin + " " + demoArgs}
-				if server == "http" {
+				switch server {
+				case "http":
 					addr := brokerproc.DemoServer(t, bin, sr.String(), "--slow-timeout", "5s")
 					upstream = []string{"--upstream-url", "http://" + addr + demo.PathMCP}
+				case "sse":
+					addr := brokerproc.DemoServer(t, bin, sr.String(), "--slow-timeout", "5s")
+					upstream = []string{"--upstream-sse-url", "http://" + addr + demo.PathSSE}
 				}
 				upstream = append(upstream, "--server-validation", "strict")
 				addr := brokerproc.Serve(t, bin, nil, upstream...)
