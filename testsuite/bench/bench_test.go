@@ -29,6 +29,15 @@ const warmupCalls = 50
 // each path (every brokered session holds several sockets).
 const maxIdleSessions = 1000
 
+// asClient labels the calling goroutine, and the goroutines it starts (the
+// client's connections), as the client's in CPU profiles, and returns the
+// context with the label.
+func asClient(ctx context.Context) context.Context {
+	ctx = pprof.WithLabels(ctx, pprof.Labels(profileLabel, "client"))
+	pprof.SetGoroutineLabels(ctx)
+	return ctx
+}
+
 // openPath opens an initialized session on p, closed when tb ends, and
 // warms it up with warmup echo calls.
 func openPath(tb testing.TB, ctx context.Context, p path, warmup int) *rawClient {
@@ -73,7 +82,7 @@ func BenchmarkToolsCallLatency(b *testing.B) {
 	e := newEnv(b)
 	for _, p := range []path{e.direct25(), e.brokerSame(), e.direct24(), e.brokerTranslated()} {
 		b.Run(p.name, func(b *testing.B) {
-			ctx := b.Context()
+			ctx := asClient(b.Context())
 			c := openPath(b, ctx, p, warmupCalls)
 			var rtts []time.Duration
 			b.ReportAllocs()
@@ -135,7 +144,7 @@ func BenchmarkAddedLatency(b *testing.B) {
 	e := newEnv(b)
 	pair := func(name string, direct, brokered path, target time.Duration) {
 		b.Run(name, func(b *testing.B) {
-			ctx := b.Context()
+			ctx := asClient(b.Context())
 			clients := []*rawClient{openPath(b, ctx, direct, warmupCalls), openPath(b, ctx, brokered, warmupCalls)}
 			rtts := interleave(b, clients)
 			d50, k50 := quantile(rtts[0], 0.5), quantile(rtts[1], 0.5)
@@ -153,7 +162,7 @@ func BenchmarkAddedLatency(b *testing.B) {
 	pair("same-rev", e.direct25(), e.brokerSame(), targetAddedP50)
 	pair("translated", e.direct24(), e.brokerTranslated(), targetAddedP50+targetTranslationP50)
 	b.Run("translation-extra", func(b *testing.B) {
-		ctx := b.Context()
+		ctx := asClient(b.Context())
 		var clients []*rawClient
 		for _, p := range []path{e.direct25(), e.brokerSame(), e.direct24(), e.brokerTranslated()} {
 			clients = append(clients, openPath(b, ctx, p, warmupCalls))
@@ -214,6 +223,9 @@ type idleOptions struct {
 	// childDemo runs the demo server in a child process, so that the
 	// process measured holds only the clients and the broker.
 	childDemo bool
+	// clientGET has every client open the standalone GET stream, as
+	// transport.DialHTTP and the TypeScript SDK's client do.
+	clientGET bool
 	broker    brokerOptions
 }
 
@@ -224,7 +236,7 @@ type idleOptions struct {
 // tb ends.
 func measureIdle(tb testing.TB, tm timer, n int, opts idleOptions) idleCost {
 	tb.Helper()
-	ctx := tb.Context()
+	ctx := asClient(tb.Context())
 	var up upstream
 	if opts.childDemo {
 		up = startChildDemo(tb, schemas.V20251125)
@@ -235,36 +247,51 @@ func measureIdle(tb testing.TB, tm timer, n int, opts idleOptions) idleCost {
 	br := startBroker(tb, up.url, opts.broker)
 	direct := path{"direct", up.url, schemas.V20251125}
 	brokered := path{"broker", br.URL, schemas.V20251125}
-	gets := func(sessions int) {
-		if opts.broker.noUpstreamGET {
-			sessions = 0
+	open := func(p path, warmup int) {
+		c := openPath(tb, ctx, p, warmup)
+		if opts.clientGET {
+			if err := c.openGET(ctx); err != nil {
+				tb.Fatal(err)
+			}
 		}
-		if err := up.gets.wait(ctx, sessions); err != nil {
-			tb.Fatalf("upstream GET streams: %v", err)
+	}
+	// settle waits until the demo serves the GET streams of the direct
+	// and brokered sessions open: the broker handles a client's
+	// notifications/initialized (and then opens its upstream GET stream)
+	// after answering its POST; the ping that ends dialRaw covers the
+	// former, this the latter.
+	settle := func(directs, brokereds int) {
+		want := 0
+		if opts.clientGET {
+			want += directs
+		}
+		if !opts.broker.noUpstreamGET {
+			want += brokereds
+		}
+		if err := up.gets.wait(ctx, want); err != nil {
+			tb.Fatalf("GET streams at the demo: %v", err)
 		}
 	}
 	// One session on each path before the baseline, so that what is
 	// built once (connection pools, caches) is not charged to the n.
-	openPath(tb, ctx, direct, 1)
-	openPath(tb, ctx, brokered, 1)
-	gets(1)
+	open(direct, 1)
+	open(brokered, 1)
+	settle(1, 1)
 
 	m0 := snapshot()
 	profile(tb, "base")
 	for range n {
-		openPath(tb, ctx, direct, 0)
+		open(direct, 0)
 	}
+	settle(n+1, 1)
 	m1 := snapshot()
 	profile(tb, "direct")
 	tm.StartTimer()
 	for range n {
-		openPath(tb, ctx, brokered, 0)
+		open(brokered, 0)
 	}
 	tm.StopTimer()
-	// The broker handles a client's notifications/initialized (and then
-	// opens the upstream GET stream) after answering its POST; the ping
-	// that ends dialRaw covers the former, this the latter.
-	gets(n + 1)
+	settle(n+1, n+1)
 	m2 := snapshot()
 	profile(tb, "brokered")
 	return idleCost{n: n, direct: m1.sub(m0), brokered: m2.sub(m1)}
@@ -298,11 +325,12 @@ func profile(tb testing.TB, stage string) {
 }
 
 // BenchmarkIdleSessionMemory measures the memory of idle sessions through
-// the broker (a 2025-11-25 client and server): min(b.N, 1000) sessions
-// straight to the demo server, then as many through the broker, each
-// initialized (initialize, notifications/initialized, ping) and then left
-// alone. Memory is HeapAlloc + StackInuse after GC, for the whole process
-// (kernel socket buffers are not counted).
+// the broker, a 2025-11-25 client in front of a 2025-11-25 server:
+// min(b.N, 1000) sessions straight to the demo server, then as many
+// through the broker, each initialized (initialize,
+// notifications/initialized, ping) and then left alone, its client keeping
+// its keep-alive connection. Memory is HeapAlloc + StackInuse after GC, for
+// the whole process (kernel socket buffers are not counted).
 //
 //   - B/session-total: what a brokered session adds to the process.
 //   - B/session-direct: what a direct session adds to the process.
@@ -312,17 +340,20 @@ func profile(tb testing.TB, stage string) {
 //
 // Sub-benchmarks:
 //
-//   - same-2025-11-25: everything in this process, as the issue asks. A
-//     direct session is the client and the demo's session; a brokered one
-//     adds the broker and its upstream connections, and B/session-broker
-//     also holds what the broker's upstream GET stream costs the demo
-//     server, in place of what the broker's client-facing connection costs
-//     the broker (the subtraction removes it as the demo's).
-//   - same-2025-11-25-child-demo: the demo server in a child process, so
+//   - in-process: everything in this process, as the issue asks. A direct
+//     session is the client and the demo's session; a brokered one adds
+//     the broker and its upstream connections, and B/session-broker also
+//     holds what the broker's upstream GET stream costs the demo server,
+//     in place of what the broker's client-facing connection costs the
+//     broker (the subtraction removes it as the demo's).
+//   - child-demo: the demo server in a child process, so that
 //     B/session-direct is the client alone and B/session-broker exactly
-//     the broker process's share. This is the figure for the target.
-//   - same-2025-11-25-child-demo-no-upstream-GET: diagnostic, the same
-//     with upstream Conns that open no standalone GET stream
+//     the broker's share of the process. The figure for the target.
+//   - child-demo-client-GET: the same with clients that open the
+//     standalone GET stream, as transport.DialHTTP and the TypeScript
+//     SDK's client do.
+//   - child-demo-no-upstream-GET: diagnostic, child-demo with upstream
+//     Conns that open no standalone GET stream
 //     (transport.ClientOptions.DisableGET, which serve does not set).
 //
 // ns/op is the time to open one session through the broker.
@@ -331,9 +362,10 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 		name string
 		opts idleOptions
 	}{
-		{"same-2025-11-25", idleOptions{}},
-		{"same-2025-11-25-child-demo", idleOptions{childDemo: true}},
-		{"same-2025-11-25-child-demo-no-upstream-GET", idleOptions{childDemo: true, broker: brokerOptions{noUpstreamGET: true}}},
+		{"in-process", idleOptions{}},
+		{"child-demo", idleOptions{childDemo: true}},
+		{"child-demo-client-GET", idleOptions{childDemo: true, clientGET: true}},
+		{"child-demo-no-upstream-GET", idleOptions{childDemo: true, broker: brokerOptions{noUpstreamGET: true}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.StopTimer()

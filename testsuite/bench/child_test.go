@@ -67,7 +67,7 @@ func runChildDemo(rev string, in io.Reader, out io.Writer) error {
 		defer mu.Unlock()
 		fmt.Fprintf(out, format, args...)
 	}
-	e, err := listenEndpoint(srv.Serve, func(delta int) { report("get %+d\n", delta) })
+	e, err := listenEndpoint("demo", srv.Serve, func(delta int) { report("get %+d\n", delta) })
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,9 @@ func startChildDemo(tb testing.TB, rev schemas.Revision) upstream {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), childDemoEnv+"="+rev.String())
+	// Under -race, the child would otherwise sleep a second at exit.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	cmd.Env = append(os.Environ(), childDemoEnv+"="+rev.String(), "GORACE="+gorace)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

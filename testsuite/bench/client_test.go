@@ -18,17 +18,19 @@ import (
 // rawClient is a lean Streamable HTTP MCP client: one session, one HTTP
 // transport of its own (so one keep-alive TCP connection, like a separate
 // client process), requests written from prepared bytes, answers read as
-// JSON or SSE with no JSON decoding. It opens no standalone GET stream. It
-// is the same for the direct and the brokered paths, so its own cost
-// cancels out of their difference. It is not safe for concurrent use.
+// JSON or SSE with no JSON decoding. It opens the standalone GET stream
+// only when asked (openGET). It is the same for the direct and the
+// brokered paths, so its own cost cancels out of their difference. It is
+// not safe for concurrent use.
 type rawClient struct {
 	url string
 	rev schemas.Revision
 	hc  *http.Client
 	sid string
 	id  int64
-	req []byte // request body buffer
-	ans []byte // answer buffer
+	req []byte        // request body buffer
+	ans []byte        // answer buffer
+	get io.ReadCloser // the standalone GET stream's body, once open
 
 	// sse counts the answers that came as text/event-stream rather than
 	// application/json.
@@ -171,6 +173,32 @@ func (c *rawClient) readEvent(body io.Reader) ([]byte, error) {
 	}
 }
 
+// openGET opens the standalone SSE stream, as transport.DialHTTP and the
+// TypeScript SDK's client do after notifications/initialized, and leaves
+// it open (nothing reads it) until Close. It returns once the server has
+// answered with the stream's headers.
+func (c *rawClient) openGET(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, c.url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set(transport.HeaderSessionID, c.sid)
+	if c.rev.HasProtocolVersionHeader() {
+		req.Header.Set(transport.HeaderProtocolVersion, c.rev.String())
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", c.url, err)
+	}
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
+		defer resp.Body.Close()
+		return fmt.Errorf("GET %s: %w", c.url, statusError(resp))
+	}
+	c.get = resp.Body
+	return nil
+}
+
 // statusError returns an error describing an unexpected response.
 func statusError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -180,6 +208,9 @@ func statusError(resp *http.Response) error {
 // Close ends the session with DELETE and closes the client's connection.
 func (c *rawClient) Close() error {
 	defer c.hc.CloseIdleConnections()
+	if c.get != nil {
+		c.get.Close()
+	}
 	if c.sid == "" {
 		return nil
 	}

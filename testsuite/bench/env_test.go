@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -99,10 +100,19 @@ type endpoint struct {
 	errs []error // unexpected errors of session goroutines
 }
 
+// profileLabel is the pprof label whose value says which part of the
+// benchmark a goroutine belongs to: "client", "broker" or "demo", so that
+// a CPU profile can be split with -tagfocus, e.g.
+//
+//	go tool pprof -tagfocus part=broker bench.test cpu.out
+const profileLabel = "part"
+
 // listenEndpoint starts an endpoint that serves serve for every session,
-// until stop. serve's ctx ends at stop. onGET, when not nil, is called
-// with +1 when a GET request begins and -1 when it ends.
-func listenEndpoint(serve func(ctx context.Context, conn transport.Conn) error, onGET func(delta int)) (*endpoint, error) {
+// until stop. serve's ctx ends at stop. Its goroutines (connections,
+// sessions and what they start) carry the pprof label part=label. onGET,
+// when not nil, is called with +1 when a GET request begins and -1 when it
+// ends.
+func listenEndpoint(label string, serve func(ctx context.Context, conn transport.Conn) error, onGET func(delta int)) (*endpoint, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
@@ -136,8 +146,9 @@ func listenEndpoint(serve func(ctx context.Context, conn transport.Conn) error, 
 	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 
 	var ctx context.Context
-	ctx, e.cancel = context.WithCancel(context.Background())
+	ctx, e.cancel = context.WithCancel(pprof.WithLabels(context.Background(), pprof.Labels(profileLabel, label)))
 	go func() {
+		pprof.SetGoroutineLabels(ctx)
 		defer close(e.accepted)
 		for {
 			conn, err := e.hs.Accept(ctx)
@@ -156,7 +167,10 @@ func listenEndpoint(serve func(ctx context.Context, conn transport.Conn) error, 
 			}()
 		}
 	}()
-	go func() { e.served <- e.srv.Serve(ln) }()
+	go func() {
+		pprof.SetGoroutineLabels(ctx) // inherited by every connection's goroutine
+		e.served <- e.srv.Serve(ln)
+	}()
 	return e, nil
 }
 
@@ -182,9 +196,9 @@ func (e *endpoint) stop() error {
 
 // startEndpoint starts an endpoint (see listenEndpoint) that stops when tb
 // ends.
-func startEndpoint(tb testing.TB, serve func(ctx context.Context, conn transport.Conn) error) *endpoint {
+func startEndpoint(tb testing.TB, label string, serve func(ctx context.Context, conn transport.Conn) error) *endpoint {
 	tb.Helper()
-	e, err := listenEndpoint(serve, nil)
+	e, err := listenEndpoint(label, serve, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -209,7 +223,7 @@ func startDemo(tb testing.TB, rev schemas.Revision) *endpoint {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return startEndpoint(tb, srv.Serve)
+	return startEndpoint(tb, "demo", srv.Serve)
 }
 
 // brokerOptions varies the broker's wiring away from production, for
@@ -237,7 +251,7 @@ func startBroker(tb testing.TB, upstreamURL string, opts brokerOptions) *endpoin
 	dial := func(ctx context.Context) (transport.Conn, error) {
 		return transport.DialHTTP(ctx, upstreamURL, copts)
 	}
-	return startEndpoint(tb, func(ctx context.Context, conn transport.Conn) error {
+	return startEndpoint(tb, "broker", func(ctx context.Context, conn transport.Conn) error {
 		return relay.Run(ctx, conn, dial, cfg)
 	})
 }
