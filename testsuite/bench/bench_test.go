@@ -227,7 +227,12 @@ type idleOptions struct {
 	// clientGET has every client open the standalone GET stream, as
 	// transport.DialHTTP and the TypeScript SDK's client do.
 	clientGET bool
-	broker    brokerOptions
+	// dropConn has every client close its idle keep-alive connection once
+	// its session is open, as clients do after their keep-alive timeout
+	// (the TypeScript SDK's fetch after a few seconds): what remains is
+	// the session alone. Not with clientGET.
+	dropConn bool
+	broker   brokerOptions
 }
 
 // measureIdle opens n initialized sessions straight to a 2025-11-25 demo
@@ -246,6 +251,7 @@ func measureIdle(tb testing.TB, tm timer, n int, opts idleOptions) idleCost {
 		up = upstream{e.URL, &e.gets}
 	}
 	br := startBroker(tb, up.url, opts.broker)
+	otherConns := clientConns.value()
 	direct := path{"direct", up.url, schemas.V20251125}
 	brokered := path{"broker", br.URL, schemas.V20251125}
 	open := func(p path, warmup int) {
@@ -254,6 +260,9 @@ func measureIdle(tb testing.TB, tm timer, n int, opts idleOptions) idleCost {
 			if err := c.openGET(ctx); err != nil {
 				tb.Fatal(err)
 			}
+		}
+		if opts.dropConn {
+			c.hc.CloseIdleConnections()
 		}
 	}
 	// settle waits until the demo serves the GET streams of the direct
@@ -271,6 +280,14 @@ func measureIdle(tb testing.TB, tm timer, n int, opts idleOptions) idleCost {
 		}
 		if err := up.gets.wait(ctx, want); err != nil {
 			tb.Fatalf("GET streams at the demo: %v", err)
+		}
+		if opts.dropConn {
+			if err := clientConns.wait(ctx, otherConns); err != nil {
+				tb.Fatalf("client connections: %v", err)
+			}
+			if err := br.conns.wait(ctx, 0); err != nil {
+				tb.Fatalf("connections to the broker: %v", err)
+			}
 		}
 	}
 	// One session on each path before the baseline, so that what is
@@ -353,6 +370,9 @@ func profile(tb testing.TB, stage string) {
 //   - child-demo-client-GET: the same with clients that open the
 //     standalone GET stream, as transport.DialHTTP and the TypeScript
 //     SDK's client do.
+//   - child-demo-client-conn-closed: child-demo with clients that close
+//     their idle keep-alive connection once their session is open, as
+//     clients with a keep-alive timeout do: the session alone.
 //   - child-demo-no-upstream-GET: diagnostic, child-demo with upstream
 //     Conns that open no standalone GET stream
 //     (transport.ClientOptions.DisableGET, which serve does not set).
@@ -366,6 +386,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 		{"in-process", idleOptions{}},
 		{"child-demo", idleOptions{childDemo: true}},
 		{"child-demo-client-GET", idleOptions{childDemo: true, clientGET: true}},
+		{"child-demo-client-conn-closed", idleOptions{childDemo: true, dropConn: true}},
 		{"child-demo-no-upstream-GET", idleOptions{childDemo: true, broker: brokerOptions{noUpstreamGET: true}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/transport"
@@ -37,6 +39,32 @@ type rawClient struct {
 	sse int
 }
 
+// clientConns counts the open TCP connections of every rawClient.
+var clientConns gauge
+
+// dialCounted dials a TCP connection counted in clientConns.
+func dialCounted(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	clientConns.add(1)
+	return &countedConn{Conn: c}, nil
+}
+
+// countedConn is a connection counted in clientConns until closed.
+type countedConn struct {
+	net.Conn
+	once sync.Once
+}
+
+// Close closes the connection.
+func (c *countedConn) Close() error {
+	c.once.Do(func() { clientConns.add(-1) })
+	return c.Conn.Close()
+}
+
 // closeTimeout bounds the DELETE that Close sends.
 const closeTimeout = 5 * time.Second
 
@@ -51,6 +79,7 @@ func dialRaw(ctx context.Context, url string, rev schemas.Revision) (*rawClient,
 		url: url,
 		rev: rev,
 		hc: &http.Client{Transport: &http.Transport{
+			DialContext:         dialCounted,
 			MaxIdleConnsPerHost: 1,
 			DisableCompression:  true,
 		}},

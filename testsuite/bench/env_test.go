@@ -58,6 +58,13 @@ func (g *gauge) notifyLocked() {
 	g.wake = make(chan struct{})
 }
 
+// value returns the count.
+func (g *gauge) value() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
+}
+
 // wait waits until the count is n.
 func (g *gauge) wait(ctx context.Context, n int) error {
 	for {
@@ -88,6 +95,8 @@ type endpoint struct {
 	// so that a benchmark can wait for the streams the broker opens
 	// upstream without sleeping.
 	gets gauge
+	// conns counts the open client connections.
+	conns gauge
 
 	hs       *transport.HTTPServer
 	srv      *http.Server
@@ -143,7 +152,19 @@ func listenEndpoint(label string, serve func(ctx context.Context, conn transport
 		}
 		e.hs.ServeHTTP(w, r)
 	}))
-	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	e.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			switch state {
+			case http.StateNew:
+				e.conns.add(1)
+			case http.StateClosed, http.StateHijacked:
+				e.conns.add(-1)
+			}
+		},
+	}
 
 	var ctx context.Context
 	ctx, e.cancel = context.WithCancel(pprof.WithLabels(context.Background(), pprof.Labels(profileLabel, label)))

@@ -32,9 +32,13 @@ func TestBenchSetup(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// Production wiring in process, and every option in one go (a child
-	// process costs a validator build, slow under -race).
-	for _, opts := range []idleOptions{{}, {childDemo: true, clientGET: true, broker: brokerOptions{noUpstreamGET: true}}} {
+	// Production wiring in process, and every option (a child process
+	// costs a validator build, slow under -race).
+	for _, opts := range []idleOptions{
+		{},
+		{dropConn: true},
+		{childDemo: true, clientGET: true, broker: brokerOptions{noUpstreamGET: true}},
+	} {
 		c := measureIdle(t, noTimer{}, 3, opts)
 		if c.brokered.goroutines <= c.direct.goroutines {
 			t.Errorf("%+v: brokered sessions added %d goroutines, direct ones %d: want more", opts, c.brokered.goroutines, c.direct.goroutines)
