@@ -17,4 +17,13 @@
 //
 // TestBenchSetup runs one round trip on every path so that `go test`
 // proves the setup works.
+//
+// Profiling: goroutines carry the pprof label part=client, broker or demo,
+// so that a CPU profile splits by part:
+//
+//	go test -run '^$' -bench 'ToolsCallLatency/broker/same' -cpuprofile cpu.out ./testsuite/bench/
+//	go tool pprof -tagfocus part=broker -top -cum bench.test cpu.out
+//
+// and -idleprofile=PREFIX writes heap and goroutine profiles of the idle
+// sessions of BenchmarkIdleSessionMemory at each stage of its measurement.
 package bench
