@@ -25,7 +25,8 @@ const childDemoEnv = "MCPBROKER_BENCH_CHILD_DEMO"
 
 // idleProfile is the prefix of the heap (every allocation sampled) and
 // goroutine profiles that BenchmarkIdleSessionMemory writes at each stage
-// of its measurement (see profile).
+// of its measurement (see profile). Each sub-benchmark overwrites them:
+// select one with -bench.
 var idleProfile = flag.String("idleprofile", "", "write heap and goroutine profiles of BenchmarkIdleSessionMemory's sessions to `PREFIX`.STAGE.{heap,goroutine}")
 
 // TestMain runs the tests, or the child demo server when childDemoEnv is
