@@ -7,8 +7,10 @@ PKGS      := ./...
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(GOBIN)/staticcheck
-FUZZTIME  ?= 10s
-BENCHTIME ?= 1s
+FUZZTIME   ?= 10s
+BENCHTIME  ?= 1s
+BENCHCOUNT ?= 1
+BENCHPKGS  ?= $(PKGS)
 
 # Fuzz targets: package:Target, each run for $(FUZZTIME) by `make fuzz`.
 FUZZ_TARGETS := \
@@ -58,8 +60,11 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
+# Every package's benchmarks, ./testsuite/bench/ (the broker end to end
+# over loopback HTTP) included. On a shared machine take medians:
+#   make bench BENCHPKGS=./testsuite/bench/ BENCHCOUNT=5
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) $(BENCHPKGS)
 
 generate:
 	$(GO) generate ./schemas

@@ -1,0 +1,47 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// noTimer stands in for a benchmark's timer in tests.
+type noTimer struct{}
+
+func (noTimer) StartTimer() {}
+func (noTimer) StopTimer()  {}
+
+// TestBenchSetup proves that the benchmarks' setup works, quickly enough
+// for every CI run: one session and one echo round trip on each path of
+// the latency benchmarks, and the idle-session measurement with a few
+// sessions.
+func TestBenchSetup(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for _, p := range []path{e.direct25(), e.brokerSame(), e.direct24(), e.brokerTranslated()} {
+		c := openPath(t, ctx, p, 1)
+		if c.sse > 0 {
+			t.Logf("%s: %d answers came as SSE rather than JSON", p.name, c.sse)
+		}
+	}
+	// Each brokered session holds one standalone GET stream upstream.
+	for _, up := range []*endpoint{e.demo25, e.demo24} {
+		if err := up.gets.wait(ctx, 1); err != nil {
+			t.Error(err)
+		}
+	}
+	// Production wiring in process, and every option (a child process
+	// costs a validator build, slow under -race).
+	for _, opts := range []idleOptions{
+		{},
+		{dropConn: true},
+		{childDemo: true, clientGET: true, broker: brokerOptions{noUpstreamGET: true}},
+	} {
+		c := measureIdle(t, noTimer{}, 3, opts)
+		if c.brokered.goroutines <= c.direct.goroutines {
+			t.Errorf("%+v: brokered sessions added %d goroutines, direct ones %d: want more", opts, c.brokered.goroutines, c.direct.goroutines)
+		}
+	}
+}
