@@ -38,7 +38,8 @@ func TestMain(m *testing.M) {
 //
 //	server     the helper server (see helperServer)
 //	chatty     says hello (notifications/message) at once, then serves
-//	slowstart  works 100ms before it serves (a server's startup cost)
+//	ready      says "ready" (notifications/message) at once, then serves
+//	slowstart  works 100ms (a server's startup cost), says "ready", serves
 //	die        exits with status 3 at once
 //	demo       the demo server of testsuite/demo, revision 2025-06-18
 func runHelper(mode string) int {
@@ -58,8 +59,11 @@ func runHelper(mode string) int {
 	case "server":
 	case "chatty":
 		s.write(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hello before initialize"}}`)
+	case "ready":
+		s.message("ready")
 	case "slowstart":
 		time.Sleep(100 * time.Millisecond) // stands for a runtime loading its modules
+		s.message("ready")
 	default:
 		fmt.Fprintln(os.Stderr, "helper: unknown mode", mode)
 		return 2
@@ -304,7 +308,7 @@ type starter struct {
 	live  atomic.Int64 // started and not closed
 	peak  atomic.Int64 // most live at once
 
-	// started, when set, gets every Conn started (it must have room).
+	// started, when set, gets every Conn started while it has room.
 	started chan *countedConn
 
 	mu    sync.Mutex
@@ -338,7 +342,10 @@ func (s *starter) start(ctx context.Context) (transport.Conn, error) {
 	s.conns = append(s.conns, cc)
 	s.mu.Unlock()
 	if s.started != nil {
-		s.started <- cc
+		select {
+		case s.started <- cc:
+		default:
+		}
 	}
 	return cc, nil
 }
