@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 //	server     the helper server (see helperServer)
 //	chatty     says hello (notifications/message) at once, then serves
 //	ready      says "ready" (notifications/message) at once, then serves
+//	loud       says more at once than a spare keeps, then serves
 //	slowstart  works 100ms (a server's startup cost), says "ready", serves
 //	die        exits with status 3 at once
 //	demo       the demo server of testsuite/demo, revision 2025-06-18
@@ -61,6 +62,10 @@ func runHelper(mode string) int {
 		s.write(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hello before initialize"}}`)
 	case "ready":
 		s.message("ready")
+	case "loud":
+		for i := range maxStash + 6 {
+			s.message("early " + strconv.Itoa(i))
+		}
 	case "slowstart":
 		time.Sleep(100 * time.Millisecond) // stands for a runtime loading its modules
 		s.message("ready")

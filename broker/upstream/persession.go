@@ -52,7 +52,9 @@ func (sp *spare) usable() bool {
 	}
 	select {
 	case <-sp.watched:
-		return false // the watch ended on its own: dead, or stopped by a claim
+		// The watch ended: the spare died, or it sent too much to keep
+		// (still usable). A claimed spare is no longer listed.
+		return sp.dead == nil
 	default:
 		return true
 	}
@@ -83,7 +85,9 @@ func (p *Pool) startSpare(sp *spare) {
 	if err != nil {
 		sp.err = err
 		close(sp.ready)
-		p.log.Warn("upstream: starting a spare session failed", "err", err)
+		if p.ctx.Err() == nil {
+			p.log.Warn("upstream: starting a spare session failed", "err", err)
+		}
 		p.removeSpare(sp)
 		p.refillAfterFailure(0)
 		return

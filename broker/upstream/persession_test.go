@@ -224,6 +224,24 @@ func TestSpareKeepsEarlyMessages(t *testing.T) {
 	initialize(t, c, 1, "2025-06-18")
 }
 
+// TestLoudSpare: a spare that sends more than the pool keeps is no longer
+// watched but still handed out, and nothing it sent is lost.
+func TestLoudSpare(t *testing.T) {
+	s := &starter{mode: "loud"}
+	p, logs := newPool(t, s.start, Options{Spare: 1})
+	logs.wait(t, "no longer watched", 1)
+	if st := p.Stats(); st.SpareReady != 1 {
+		t.Errorf("stats %+v, want the loud spare ready", st)
+	}
+	c := dial(t, p)
+	for i := range maxStash + 6 {
+		if d := decode(t, recv(t, c)); d.Params.Data != "early "+strconv.Itoa(i) {
+			t.Fatalf("message %d: %+v", i, d)
+		}
+	}
+	initialize(t, c, 1, "2025-06-18")
+}
+
 // TestDialGivesUp: a Dial whose context ends while the session starts
 // frees its slot; the session started is kept as a spare when there is
 // room, else closed.
