@@ -603,3 +603,33 @@ func TestOptionalInterfaces(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedBatch: a batch from a client is sent element by element with
+// shared ids; a batch from the server is split and routed element by
+// element.
+func TestSharedBatch(t *testing.T) {
+	p, srv := pipePool(t, nil)
+	a, b := dial(t, p), dial(t, p)
+	send(t, a, `[`+toolCall(1, "x", `{}`, `"t"`)+`,{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}]`)
+	send(t, b, toolCall(1, "x", `{}`, `"t"`))
+	var ids []string
+	for _, want := range []string{"tools/call", "notifications/roots/list_changed", "tools/call"} {
+		d := srv.recv()
+		if d.Method != want {
+			t.Fatalf("server got %s, want %s", d.Method, want)
+		}
+		if d.ID != nil {
+			ids = append(ids, string(d.ID))
+		}
+	}
+	if len(ids) != 2 || ids[0] == ids[1] {
+		t.Fatalf("shared ids %v, want two distinct", ids)
+	}
+	srv.send(`[{"jsonrpc":"2.0","id":`+ids[1]+`,"result":{"to":"b"}},{"jsonrpc":"2.0","id":`+ids[0]+`,"result":{"to":"a"}}]`, "")
+	for name, c := range map[string]transport.Conn{"a": a, "b": b} {
+		m := recv(t, c)
+		if want := `{"jsonrpc":"2.0","id":1,"result":{"to":"` + name + `"}}`; string(m.Raw) != want || string(m.Related) != "1" {
+			t.Errorf("%s got %s (related %s), want %s", name, m.Raw, m.Related, want)
+		}
+	}
+}
