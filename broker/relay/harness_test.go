@@ -182,6 +182,12 @@ type harnessConfig struct {
 	redialErr func(n int) error
 	// wrapUp, when set, wraps the first upstream connection.
 	wrapUp func(transport.Conn) transport.Conn
+	// wrapClient, when set, wraps the client connection.
+	wrapClient func(transport.Conn) transport.Conn
+}
+
+func withWrapClient(f func(transport.Conn) transport.Conn) harnessOption {
+	return func(c *harnessConfig) { c.wrapClient = f }
 }
 
 func withWrapUp(f func(transport.Conn) transport.Conn) harnessOption {
@@ -247,7 +253,11 @@ func start(tb testing.TB, cfg Config, opts ...harnessOption) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	go func() { h.done <- Run(ctx, brokerClient, dial, cfg) }()
+	var client transport.Conn = brokerClient
+	if hc.wrapClient != nil {
+		client = hc.wrapClient(brokerClient)
+	}
+	go func() { h.done <- Run(ctx, client, dial, cfg) }()
 	tb.Cleanup(func() {
 		cancel()
 		h.wait()

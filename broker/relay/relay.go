@@ -204,8 +204,9 @@ func Run(ctx context.Context, client transport.Conn, dial func(context.Context) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s := newSession(ctx, cfg, client, dial)
-	s.spawn(func() error { return s.clientLoop(ctx) })
-	err = <-s.results
+	// The client loop runs on Run's own goroutine: a session costs one
+	// goroutine less.
+	err = s.clientLoop(ctx)
 	cancel()
 	s.wg.Wait()
 	if parent.Err() != nil {

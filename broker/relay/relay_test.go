@@ -833,3 +833,57 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// watchedClient is a client Conn that says when its client listens
+// (transport.StreamWatcher), like a Streamable HTTP session.
+type watchedClient struct {
+	transport.Conn
+	registered chan func()
+}
+
+func (c *watchedClient) OnStream(f func()) { c.registered <- f }
+
+// lazyUpstream is an upstream Conn that opens its stream for unsolicited
+// messages on demand (transport.StreamOpener), like DialHTTP with LazyGET.
+type lazyUpstream struct {
+	transport.Conn
+	opened atomic.Int32
+}
+
+func (c *lazyUpstream) OpenStream() { c.opened.Add(1) }
+
+// TestUpstreamStreamOpenedWhenClientListens: the upstream's stream for
+// unsolicited messages is opened only once the client listens; a client
+// transport that cannot say so (stdio, legacy SSE) counts as listening.
+func TestUpstreamStreamOpenedWhenClientListens(t *testing.T) {
+	t.Run("watched client", func(t *testing.T) {
+		up := &lazyUpstream{}
+		wc := &watchedClient{registered: make(chan func(), 1)}
+		h := start(t, Config{Validator: testValidator(t)},
+			withWrapUp(func(c transport.Conn) transport.Conn { up.Conn = c; return up }),
+			withWrapClient(func(c transport.Conn) transport.Conn { wc.Conn = c; return wc }))
+		h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+		var listen func()
+		select {
+		case listen = <-wc.registered:
+		case <-time.After(waitTimeout):
+			t.Fatal("the relay registered no OnStream callback")
+		}
+		if n := up.opened.Load(); n != 0 {
+			t.Fatalf("upstream stream opened %d times before the client listens", n)
+		}
+		listen()
+		if n := up.opened.Load(); n != 1 {
+			t.Fatalf("upstream stream opened %d times once the client listens, want 1", n)
+		}
+	})
+	t.Run("plain client", func(t *testing.T) {
+		up := &lazyUpstream{}
+		h := start(t, Config{Validator: testValidator(t)},
+			withWrapUp(func(c transport.Conn) transport.Conn { up.Conn = c; return up }))
+		h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+		if n := up.opened.Load(); n != 1 {
+			t.Fatalf("upstream stream opened %d times, want 1 right after the handshake", n)
+		}
+	})
+}

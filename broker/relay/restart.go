@@ -172,6 +172,12 @@ func (s *session) restart(ctx context.Context) error {
 	if rs, ok := up.(transport.RevisionSetter); ok {
 		rs.SetRevision(l.upRev)
 	}
+	s.upMu.Lock()
+	listen := s.listen
+	s.upMu.Unlock()
+	if o, ok := up.(transport.StreamOpener); ok && listen {
+		o.OpenStream()
+	}
 	if err := s.sendUp(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`), nil); err != nil {
 		return fail(err)
 	}
@@ -199,6 +205,18 @@ func (s *session) restart(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// openStream opens the upstream's stream for unsolicited messages, now
+// and after every restart.
+func (s *session) openStream() {
+	s.upMu.Lock()
+	s.listen = true
+	up := s.up
+	s.upMu.Unlock()
+	if o, ok := up.(transport.StreamOpener); ok {
+		o.OpenStream()
+	}
 }
 
 // abort answers every request still waiting for the upstream with a

@@ -73,13 +73,12 @@ type serverCall struct {
 
 // session is the state of one Run.
 type session struct {
-	ctx     context.Context // Run's context; used by timer callbacks only
-	cfg     Config
-	log     *slog.Logger
-	client  transport.Conn
-	dial    func(context.Context) (transport.Conn, error)
-	wg      sync.WaitGroup // the client and upstream loops
-	results chan error     // each loop's result
+	ctx    context.Context // Run's context; used by timer callbacks only
+	cfg    Config
+	log    *slog.Logger
+	client transport.Conn
+	dial   func(context.Context) (transport.Conn, error)
+	wg     sync.WaitGroup // the upstream loops
 	// handshake receives the outcome of the upstream initialize, exactly
 	// once: from whoever removes the broker's initialize call from pending.
 	handshake chan error
@@ -87,8 +86,11 @@ type session struct {
 
 	clientMu sync.Mutex // serializes sends to the client
 
-	upMu sync.Mutex // serializes sends to the upstream; guards up
+	upMu sync.Mutex // serializes sends to the upstream; guards up and listen
 	up   transport.Conn
+	// listen is set once the client can receive unsolicited messages: the
+	// upstream's stream for them (transport.StreamOpener) is open.
+	listen bool
 
 	// restartMu serializes upstream restarts; it guards the fields below
 	// it, which only restarts use.
@@ -121,7 +123,6 @@ func newSession(ctx context.Context, cfg Config, client transport.Conn, dial fun
 		log:         cfg.Logger,
 		client:      client,
 		dial:        dial,
-		results:     make(chan error, 2),
 		handshake:   make(chan error, 1),
 		pending:     map[string]*call{},
 		byClient:    map[string]string{},
@@ -130,15 +131,6 @@ func newSession(ctx context.Context, cfg Config, client transport.Conn, dial fun
 		byServer:    map[string]string{},
 		replay:      replayState{subscriptions: map[string][]byte{}},
 	}
-}
-
-// spawn runs f in a goroutine counted in s.wg, reporting its result.
-func (s *session) spawn(f func() error) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.results <- f()
-	}()
 }
 
 // shutdown stops the timers and closes the upstream. Both loops are done.
@@ -964,6 +956,14 @@ func (s *session) finishHandshake(ctx context.Context, c *call, m *jsonrpc.Messa
 		rs.SetRevision(upRev)
 	}
 	s.upMu.Unlock()
+	// An upstream stream for unsolicited messages is opened when the
+	// client listens for them: at once, unless the client's transport
+	// says when (a Streamable HTTP client opening its GET stream).
+	if w, ok := s.client.(transport.StreamWatcher); ok {
+		w.OnStream(s.openStream)
+	} else {
+		s.openStream()
+	}
 	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
 		"offered", s.cfg.UpstreamRevision)
 	s.sendClient(ctx, n.Raw(), c.clientID)

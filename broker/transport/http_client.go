@@ -30,6 +30,11 @@ type ClientOptions struct {
 	MaxMessageSize int
 	// DisableGET keeps DialHTTP from opening the standalone GET stream.
 	DisableGET bool
+	// LazyGET makes DialHTTP's Conn open the standalone GET stream only
+	// when OpenStream is called ([StreamOpener]); the broker uses it so
+	// that a session whose client does not listen holds no upstream
+	// stream.
+	LazyGET bool
 	// ReconnectDelay is how long to wait before resuming or reopening an
 	// SSE stream when the server set no retry time. Zero means 1s.
 	ReconnectDelay time.Duration
@@ -67,7 +72,7 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 
 // clientQueue is how many received frames an HTTP client Conn holds ahead
 // of Recv.
-const clientQueue = 64
+const clientQueue = 16
 
 // httpClientConn is the upstream side of the Streamable HTTP transport.
 type httpClientConn struct {
@@ -88,6 +93,8 @@ type httpClientConn struct {
 	expired    bool
 	gen        int  // session generation, bumped by initialize and expiry
 	getRunning bool // the standalone GET loop runs
+	ready      bool // notifications/initialized was sent in generation gen
+	getWanted  bool // OpenStream was called (LazyGET)
 }
 
 // DialHTTP returns a Conn speaking the client side of the Streamable HTTP
@@ -327,6 +334,7 @@ func (c *httpClientConn) Send(ctx context.Context, m Message) error {
 			c.sessionID, c.rev, c.expired = "", 0, false
 			c.gen++
 		}
+		c.ready = false
 	case c.expired:
 		c.mu.Unlock()
 		return fmt.Errorf("transport: send: %w", ErrSessionExpired)
@@ -368,7 +376,13 @@ func (c *httpClientConn) Send(ctx context.Context, m Message) error {
 	select {
 	case err := <-x.first:
 		if err == nil && initialized {
-			c.startGET(gen)
+			c.mu.Lock()
+			c.ready = c.gen == gen
+			want := !c.opts.LazyGET || c.getWanted
+			c.mu.Unlock()
+			if want {
+				c.startGET(gen)
+			}
 		}
 		return err
 	case <-sent:
@@ -605,6 +619,18 @@ func orDefault(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// OpenStream opens the standalone GET stream of a LazyGET Conn: now if
+// notifications/initialized has been sent, else once it is.
+func (c *httpClientConn) OpenStream() {
+	c.mu.Lock()
+	c.getWanted = true
+	gen, ready := c.gen, c.ready
+	c.mu.Unlock()
+	if ready {
+		c.startGET(gen)
+	}
 }
 
 // startGET starts the standalone GET stream of session generation gen,

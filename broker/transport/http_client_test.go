@@ -460,3 +460,63 @@ func TestDialHTTPBadURL(t *testing.T) {
 		}
 	}
 }
+
+// TestDialHTTPLazyGET: with LazyGET the client opens no standalone GET
+// stream after initialization until OpenStream; the server session's
+// StreamWatcher fires when it does, and a message queued for the stream
+// meanwhile is delivered then.
+func TestDialHTTPLazyGET(t *testing.T) {
+	srv := NewHTTPServer(nil)
+	log := &headerLog{header: HeaderSessionID, gets: make(chan struct{}, 1)}
+	ts, ps := serve(t, srv, log.wrap(srv))
+	c := dialHTTP(t, ts.URL, &ClientOptions{LazyGET: true})
+	send(t, c, initReq)
+	expect(t, c, jsonrpc.KindResult, "1", "1")
+	p := ps.next(t)
+	listening := make(chan struct{})
+	p.conn.(StreamWatcher).OnStream(func() { close(listening) })
+	send(t, c, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	p.waitNote(t, "notifications/initialized")
+	// A round trip after initialization: still no GET.
+	send(t, c, `{"jsonrpc":"2.0","id":2,"method":"test/echo"}`)
+	expect(t, c, jsonrpc.KindResult, "2", "2")
+	if n := log.count("GET"); n != 0 {
+		t.Fatalf("%d GET requests before OpenStream, want 0", n)
+	}
+	select {
+	case <-listening:
+		t.Fatal("OnStream fired before the client listened")
+	default:
+	}
+	// Queued for the standalone stream while nobody listens.
+	send(t, c, `{"jsonrpc":"2.0","method":"test/broadcast"}`)
+	p.waitNote(t, "test/broadcast")
+
+	c.(StreamOpener).OpenStream()
+	select {
+	case <-log.gets:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no GET after OpenStream")
+	}
+	select {
+	case <-listening:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnStream did not fire when the client opened its GET stream")
+	}
+	expect(t, c, jsonrpc.KindNotification, "notifications/message", "")
+	c.(StreamOpener).OpenStream() // idempotent
+	// A late registration fires at once.
+	again := make(chan struct{})
+	p.conn.(StreamWatcher).OnStream(func() { close(again) })
+	select {
+	case <-again:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnStream registered after the stream opened did not fire")
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if n := log.count("GET"); n != 1 {
+		t.Errorf("%d GET requests, want 1", n)
+	}
+}

@@ -415,7 +415,38 @@ func (s *HTTPServer) serveGET(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, jsonrpc.CodeInvalidRequest, "Conflict: a standalone SSE stream is already open for this session")
 		return
 	}
+	sess.listened()
 	sess.serveStream(w, r, st, tok, cursor, false, false)
+}
+
+// OnStream registers f, called once in a goroutine of its own when the
+// client first opens its standalone GET stream (at once if it has). It
+// implements [StreamWatcher].
+func (sess *httpSession) OnStream(f func()) {
+	sess.mu.Lock()
+	if !sess.listening {
+		sess.onStream = f
+		sess.mu.Unlock()
+		return
+	}
+	sess.mu.Unlock()
+	go f()
+}
+
+// listened records that the client opened its standalone stream.
+func (sess *httpSession) listened() {
+	sess.mu.Lock()
+	if sess.listening {
+		sess.mu.Unlock()
+		return
+	}
+	sess.listening = true
+	f := sess.onStream
+	sess.onStream = nil
+	sess.mu.Unlock()
+	if f != nil {
+		go f()
+	}
 }
 
 // serveDELETE ends a session.
@@ -449,7 +480,9 @@ type httpSession struct {
 	open       []*stream          // request streams not yet answered, oldest first
 	retired    []int64            // answered request streams kept for replay, oldest first
 	nextStream int64
-	active     int // requests in flight
+	active     int    // requests in flight
+	listening  bool   // the client has opened the standalone stream
+	onStream   func() // called once when it does (StreamWatcher)
 }
 
 // stream is one SSE stream of a session: the standalone stream or the

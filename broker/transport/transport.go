@@ -104,6 +104,27 @@ type RevisionSetter interface {
 	SetRevision(rev schemas.Revision)
 }
 
+// StreamOpener is implemented by upstream Conns that open their stream for
+// unsolicited server messages (the standalone GET stream of Streamable
+// HTTP) only on demand: DialHTTP with [ClientOptions.LazyGET]. The relay
+// calls OpenStream once its client can receive such messages, so that an
+// idle session whose client never listens holds no upstream stream.
+type StreamOpener interface {
+	// OpenStream opens the stream once the session is initialized (at
+	// once if it is), and keeps it open as without LazyGET. It is
+	// idempotent.
+	OpenStream()
+}
+
+// StreamWatcher is implemented by client-facing Conns whose client may or
+// may not listen for unsolicited messages: a Streamable HTTP session,
+// whose client opens the standalone GET stream or not.
+type StreamWatcher interface {
+	// OnStream registers f, called once in a goroutine of its own when
+	// the client first opens its standalone stream (at once if it has).
+	OnStream(f func())
+}
+
 // SessionIDer is implemented by Conns of the Streamable HTTP transport,
 // whose sessions carry an Mcp-Session-Id, and of the legacy HTTP+SSE
 // transport, whose sessions carry a session key in the POST URL.

@@ -171,7 +171,10 @@ func upstreamDialer(cfg serveConfig, logger *slog.Logger) (func(context.Context)
 	if n > 1 {
 		return nil, "", usageErr("give at most one of --upstream-cmd, --upstream-url, --upstream-sse-url")
 	}
-	opts := &transport.ClientOptions{Logger: logger}
+	// LazyGET: an upstream Streamable HTTP session opens its GET stream
+	// only once the client listens (an idle session without a listening
+	// client holds no upstream stream).
+	opts := &transport.ClientOptions{Logger: logger, LazyGET: true}
 	switch {
 	case cfg.UpstreamURL != "":
 		return func(ctx context.Context) (transport.Conn, error) {
@@ -232,7 +235,9 @@ func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, dial fun
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("listen: %w", err)}
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// IdleTimeout closes keep-alive connections idle between requests
+	// (streams in progress are not idle).
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	logger.Info("mcpbroker listening", "addr", ln.Addr().String(),
 		"streamable_http", "http://"+ln.Addr().String()+"/mcp", "legacy_sse", "http://"+ln.Addr().String()+"/sse",
 		"upstream", describe)

@@ -268,7 +268,9 @@ func startBroker(tb testing.TB, upstreamURL string, opts brokerOptions) *endpoin
 		tb.Fatal(err)
 	}
 	cfg := relay.Config{Validator: v, Logger: discard, ClientValidation: relay.Strict, ServerValidation: relay.Warn}
-	copts := &transport.ClientOptions{Logger: discard, DisableGET: opts.noUpstreamGET}
+	// LazyGET as serve sets it: the upstream GET stream opens when the
+	// client opens its own.
+	copts := &transport.ClientOptions{Logger: discard, DisableGET: opts.noUpstreamGET, LazyGET: true}
 	dial := func(ctx context.Context) (transport.Conn, error) {
 		return transport.DialHTTP(ctx, upstreamURL, copts)
 	}
