@@ -72,7 +72,7 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 
 // clientQueue is how many received frames an HTTP client Conn holds ahead
 // of Recv.
-const clientQueue = 16
+const clientQueue = 8
 
 // httpClientConn is the upstream side of the Streamable HTTP transport.
 type httpClientConn struct {

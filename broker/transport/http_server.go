@@ -377,7 +377,7 @@ func (s *HTTPServer) newSession(ctx context.Context, cred credentials) *httpSess
 		srv:     s,
 		id:      newSessionID(),
 		cred:    cred,
-		in:      newInbox(16),
+		in:      newInbox(serverQueue),
 		done:    make(chan struct{}),
 		streams: make(map[int64]*stream),
 		byKey:   make(map[string]*stream),

@@ -90,3 +90,9 @@ func (q *inbox) recv(ctx context.Context) (Message, error) {
 		return Message{}, q.err
 	}
 }
+
+// serverQueue is how many received frames a client-facing session holds
+// ahead of the relay's Recv. Senders (HTTP handlers) wait while it is
+// full; a small queue keeps an idle session small (each slot is 64 bytes,
+// allocated with the session).
+const serverQueue = 8

@@ -190,7 +190,7 @@ func (s *SSEServer) serveGET(w http.ResponseWriter, r *http.Request) {
 		srv:    s,
 		key:    newSessionID(),
 		cred:   s.bind.credentials(r),
-		in:     newInbox(16),
+		in:     newInbox(serverQueue),
 		out:    make(chan []byte, s.opts.MaxQueued),
 		done:   make(chan struct{}),
 		active: 1, // this GET, for the session's whole life
