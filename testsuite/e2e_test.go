@@ -109,3 +109,37 @@ func shortSession(ctx context.Context, t *testing.T, rev schemas.Revision, conn 
 		t.Errorf("client saw unmatched responses: %s", u)
 	}
 }
+
+// TestServeSharedUpstream runs `mcpbroker serve --upstream-mode shared`:
+// one demo child serves every client session, with ids and progress
+// tokens remapped. A client over Streamable HTTP runs the whole scenario,
+// then, while it stays connected, a client over legacy SSE runs it too
+// (its initialize answered from the shared session's cached result), and
+// the first works again afterwards. The clients share
+// a revision: in shared mode the server sees the first client's
+// capabilities (broker/upstream's package documentation).
+func TestServeSharedUpstream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := brokerproc.Build(t)
+	v, err := sharedValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := schemas.V20250618
+	upstream := []string{"--upstream-mode", "shared", "--upstream-cmd", bin + " demo-server --revision " + sr.String() + " --slow-timeout 5s"}
+	addr := brokerproc.Serve(t, bin, nil, upstream...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*scenarioTimeout)
+	t.Cleanup(cancel)
+	first := newScenarioClient(t, v, schemas.V20251125, dialBroker(ctx, t, bin, addr, "http", upstream))
+	second := newScenarioClient(t, v, schemas.V20251125, dialBroker(ctx, t, bin, addr, "sse", upstream))
+	t.Run("first", func(t *testing.T) { runScenario(ctx, t, first, sr) })
+	t.Run("second", func(t *testing.T) { runScenario(ctx, t, second, sr) })
+	t.Run("first-again", func(t *testing.T) {
+		res := mustTool(t, ctx, first, "echo", map[string]any{"text": "still here"})
+		if !strings.Contains(res.Text(), "still here") {
+			t.Errorf("echo: %q", res.Text())
+		}
+	})
+}

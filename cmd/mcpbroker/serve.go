@@ -19,6 +19,7 @@ import (
 
 	"github.com/mcpbroker/mcpbroker/broker/relay"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
+	"github.com/mcpbroker/mcpbroker/broker/upstream"
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
 
@@ -32,6 +33,9 @@ type serveConfig struct {
 	UpstreamURL      string        `mapstructure:"upstream-url"`
 	UpstreamSSEURL   string        `mapstructure:"upstream-sse-url"`
 	UpstreamRevision string        `mapstructure:"upstream-revision"`
+	UpstreamMode     string        `mapstructure:"upstream-mode"`
+	UpstreamMax      int           `mapstructure:"upstream-max"`
+	UpstreamSpare    int           `mapstructure:"upstream-spare"`
 	ClientValidation string        `mapstructure:"client-validation"`
 	ServerValidation string        `mapstructure:"server-validation"`
 	MaxMessageSize   int           `mapstructure:"max-message-size"`
@@ -89,6 +93,9 @@ MCPBROKER_UPSTREAM_CMD.`,
 	f.String("upstream-url", "", "the MCP server's Streamable HTTP endpoint")
 	f.String("upstream-sse-url", "", "the MCP server's legacy HTTP+SSE endpoint")
 	f.String("upstream-revision", "", "pin the server's revision (default: negotiate, offering the newest)")
+	f.String("upstream-mode", "per-session", "per-session: an upstream session (a child process for --upstream-cmd) per client session; shared: one for all (only for servers that keep no per-client state)")
+	f.Int("upstream-max", 0, "most upstream sessions at once (per-session) or clients of the shared one (shared); beyond it initialize fails (0: no limit)")
+	f.Int("upstream-spare", 1, "pre-started child processes kept ready for new sessions (per-session mode, --upstream-cmd only)")
 	f.String("client-validation", "strict", "validation of client messages: strict, warn or off")
 	f.String("server-validation", "warn", "validation of server messages: strict, warn or off")
 	f.Int("max-message-size", defaultMaxMessage, "largest message accepted, in bytes (HTTP bodies over it get 413)")
@@ -142,10 +149,27 @@ func runServe(cmd *cobra.Command, cfg serveConfig) error {
 	if rcfg.Validator, err = schemas.NewValidator(); err != nil {
 		return err
 	}
-	dial, describe, err := upstreamDialer(cfg, logger)
+	start, describe, isCmd, err := upstreamStarter(cfg, logger)
 	if err != nil {
 		return err
 	}
+	mode, err := upstream.ParseMode(cfg.UpstreamMode)
+	if err != nil {
+		return usageErr("--upstream-mode: %w", err)
+	}
+	spare := cfg.UpstreamSpare
+	if !isCmd || cfg.Stdio || mode == upstream.Shared {
+		spare = 0 // dialing HTTP costs nothing; one stdio client needs no spare
+	}
+	if cfg.UpstreamMax > 0 {
+		spare = min(spare, cfg.UpstreamMax)
+	}
+	pool, err := upstream.New(start, upstream.Options{Mode: mode, Max: cfg.UpstreamMax, Spare: spare, Logger: logger})
+	if err != nil {
+		return usageErr("upstream: %w", err)
+	}
+	defer pool.Close()
+	dial := pool.Dial
 	ctx := cmd.Context()
 	if cfg.Stdio {
 		logger.Info("serving one client over stdio", "upstream", describe)
@@ -160,8 +184,9 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-// upstreamDialer returns how to reach the server for each client session.
-func upstreamDialer(cfg serveConfig, logger *slog.Logger) (func(context.Context) (transport.Conn, error), string, error) {
+// upstreamStarter returns how to start an upstream session, a description
+// for the logs, and whether it starts a child process.
+func upstreamStarter(cfg serveConfig, logger *slog.Logger) (upstream.StartFunc, string, bool, error) {
 	n := 0
 	for _, s := range []string{cfg.UpstreamCmd, cfg.UpstreamURL, cfg.UpstreamSSEURL} {
 		if s != "" {
@@ -169,7 +194,7 @@ func upstreamDialer(cfg serveConfig, logger *slog.Logger) (func(context.Context)
 		}
 	}
 	if n > 1 {
-		return nil, "", usageErr("give at most one of --upstream-cmd, --upstream-url, --upstream-sse-url")
+		return nil, "", false, usageErr("give at most one of --upstream-cmd, --upstream-url, --upstream-sse-url")
 	}
 	// LazyGET: an upstream Streamable HTTP session opens its GET stream
 	// only once the client listens (an idle session without a listening
@@ -179,24 +204,24 @@ func upstreamDialer(cfg serveConfig, logger *slog.Logger) (func(context.Context)
 	case cfg.UpstreamURL != "":
 		return func(ctx context.Context) (transport.Conn, error) {
 			return transport.DialHTTP(ctx, cfg.UpstreamURL, opts)
-		}, "streamable-http " + cfg.UpstreamURL, nil
+		}, "streamable-http " + cfg.UpstreamURL, false, nil
 	case cfg.UpstreamSSEURL != "":
 		return func(ctx context.Context) (transport.Conn, error) {
 			return transport.DialSSE(ctx, cfg.UpstreamSSEURL, opts)
-		}, "http+sse " + cfg.UpstreamSSEURL, nil
+		}, "http+sse " + cfg.UpstreamSSEURL, false, nil
 	}
 	argv := strings.Fields(cfg.UpstreamCmd)
 	describe := "stdio " + cfg.UpstreamCmd
 	if len(argv) == 0 {
 		self, err := os.Executable()
 		if err != nil {
-			return nil, "", fmt.Errorf("find the built-in demo server: %w", err)
+			return nil, "", false, fmt.Errorf("find the built-in demo server: %w", err)
 		}
 		argv = []string{self, "demo-server", "--revision", demoRevision}
 		describe = "built-in demo server " + demoRevision + " (stdio)"
 	}
 	cmd := &transport.Command{Argv: argv, MaxSize: cfg.MaxMessageSize, Logger: logger}
-	return cmd.Start, describe, nil
+	return cmd.Start, describe, true, nil
 }
 
 // serveHTTP serves Streamable HTTP at /mcp and legacy HTTP+SSE at /sse and
