@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
@@ -27,6 +28,7 @@ import (
 // YAML file (--config) and MCPBROKER_* environment variables, in viper's
 // order of precedence (flag > env > file > default).
 type serveConfig struct {
+	Config           string        `mapstructure:"config"` // the --config flag itself
 	Listen           string        `mapstructure:"listen"`
 	Stdio            bool          `mapstructure:"stdio"`
 	UpstreamCmd      string        `mapstructure:"upstream-cmd"`
@@ -53,6 +55,13 @@ type serveConfig struct {
 const demoRevision = "2024-11-05"
 
 func newServeCmd() *cobra.Command {
+	cmd, _ := newServeCmdViper()
+	return cmd
+}
+
+// newServeCmdViper returns the serve command and the viper instance its
+// flags are bound to.
+func newServeCmdViper() (*cobra.Command, *viper.Viper) {
 	v := viper.New()
 	var configFile string
 	cmd := &cobra.Command{
@@ -72,15 +81,9 @@ an environment variable MCPBROKER_<FLAG> (upper case, '-' as '_'), for example
 MCPBROKER_UPSTREAM_CMD.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if configFile != "" {
-				v.SetConfigFile(configFile)
-				if err := v.ReadInConfig(); err != nil {
-					return usageErr("--config: %w", err)
-				}
-			}
-			var cfg serveConfig
-			if err := v.Unmarshal(&cfg); err != nil {
-				return usageErr("configuration: %w", err)
+			cfg, err := loadServeConfig(v, configFile)
+			if err != nil {
+				return err
 			}
 			return runServe(cmd, cfg)
 		},
@@ -112,7 +115,24 @@ MCPBROKER_UPSTREAM_CMD.`,
 	v.SetEnvPrefix("MCPBROKER")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
-	return cmd
+	return cmd, v
+}
+
+// loadServeConfig reads the configuration file (if any) into v and
+// decodes v's settings. A key that names no setting (a typo in the file)
+// is an error rather than silently ignored.
+func loadServeConfig(v *viper.Viper, file string) (serveConfig, error) {
+	var cfg serveConfig
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return cfg, usageErr("--config: %w", err)
+		}
+	}
+	if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true }); err != nil {
+		return cfg, usageErr("configuration: %w", err)
+	}
+	return cfg, nil
 }
 
 func parseMode(name, s string) (relay.Mode, error) {
