@@ -143,3 +143,42 @@ func TestServeSharedUpstream(t *testing.T) {
 		}
 	})
 }
+
+// TestServeUnsolicitedOverHTTP: behind `serve --upstream-url`, a
+// notification the server sends unrelated to any request (on its
+// standalone GET stream) reaches a Streamable HTTP client that listens
+// (its own GET stream): the broker opens its upstream GET stream when the
+// client opens its own (transport.ClientOptions.LazyGET), through the
+// upstream pool.
+func TestServeUnsolicitedOverHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := brokerproc.Build(t)
+	v, err := sharedValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"per-session", "shared"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			sr := schemas.V20251125
+			demoAddr := brokerproc.DemoServer(t, bin, sr.String())
+			upstream := []string{"--upstream-mode", mode, "--upstream-url", "http://" + demoAddr + demo.PathMCP}
+			addr := brokerproc.Serve(t, bin, nil, upstream...)
+			ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+			t.Cleanup(cancel)
+			c := newScenarioClient(t, v, schemas.V20250618, dialBroker(ctx, t, bin, addr, "http", upstream))
+			if _, err := c.Initialize(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mustCall(t, ctx, c, "resources/subscribe", map[string]any{"uri": "demo://static/readme"}, nil)
+			mustTool(t, ctx, c, "touch", map[string]any{"uri": "demo://static/readme", "later": true})
+			if _, err := c.WaitNotification(ctx, func(n fixture.Notification) bool {
+				return n.Method == "notifications/resources/updated"
+			}); err != nil {
+				t.Fatalf("no unsolicited resources/updated: %v", err)
+			}
+		})
+	}
+}

@@ -222,7 +222,7 @@ func (p *Pool) dialSession(ctx context.Context) (transport.Conn, error) {
 	}
 	p.sessions[s] = struct{}{}
 	p.mu.Unlock()
-	return expose(s, conn, nil), nil
+	return expose(s, conn, nil, nil), nil
 }
 
 // acquire takes a spare, or starts a session when there is none (or the

@@ -422,52 +422,51 @@ func (p *Pool) closeLater(c transport.Conn, why string) {
 
 // ---- optional interfaces ----
 
-// expose returns c with the optional interfaces of under: SessionID from
-// under, SetRevision through set (under's own when set is nil).
-func expose(c, under transport.Conn, set func(schemas.Revision)) transport.Conn {
-	rs, hasRev := under.(transport.RevisionSetter)
-	si, hasID := under.(transport.SessionIDer)
-	if hasRev && set == nil {
-		set = rs.SetRevision
+// expose returns c with the optional interfaces of under, as one
+// wrapper that implements all of them: SessionID from under ("" when it
+// has none), SetRevision through set (under's own when set is nil; a
+// no-op when neither), OpenStream through open (under's own when open is
+// nil; a no-op when neither). The relay may call them on any Conn.
+func expose(c, under transport.Conn, set func(schemas.Revision), open func()) transport.Conn {
+	x := extConn{Conn: c, set: set, open: open}
+	if rs, ok := under.(transport.RevisionSetter); ok && set == nil {
+		x.set = rs.SetRevision
 	}
-	switch {
-	case hasRev && hasID:
-		return revIDConn{Conn: c, set: set, id: si.SessionID}
-	case hasRev:
-		return revConn{Conn: c, set: set}
-	case hasID:
-		return idConn{Conn: c, id: si.SessionID}
+	if si, ok := under.(transport.SessionIDer); ok {
+		x.id = si.SessionID
 	}
-	return c
+	if so, ok := under.(transport.StreamOpener); ok && open == nil {
+		x.open = so.OpenStream
+	}
+	return x
 }
 
-// revConn is a Conn with SetRevision.
-type revConn struct {
+// extConn is a Conn with the optional interfaces of the Conn it wraps.
+type extConn struct {
 	transport.Conn
-	set func(schemas.Revision)
+	set  func(schemas.Revision)
+	id   func() string
+	open func()
 }
 
 // SetRevision implements transport.RevisionSetter.
-func (c revConn) SetRevision(rev schemas.Revision) { c.set(rev) }
-
-// idConn is a Conn with SessionID.
-type idConn struct {
-	transport.Conn
-	id func() string
+func (c extConn) SetRevision(rev schemas.Revision) {
+	if c.set != nil {
+		c.set(rev)
+	}
 }
 
 // SessionID implements transport.SessionIDer.
-func (c idConn) SessionID() string { return c.id() }
-
-// revIDConn is a Conn with SetRevision and SessionID.
-type revIDConn struct {
-	transport.Conn
-	set func(schemas.Revision)
-	id  func() string
+func (c extConn) SessionID() string {
+	if c.id != nil {
+		return c.id()
+	}
+	return ""
 }
 
-// SetRevision implements transport.RevisionSetter.
-func (c revIDConn) SetRevision(rev schemas.Revision) { c.set(rev) }
-
-// SessionID implements transport.SessionIDer.
-func (c revIDConn) SessionID() string { return c.id() }
+// OpenStream implements transport.StreamOpener.
+func (c extConn) OpenStream() {
+	if c.open != nil {
+		c.open()
+	}
+}

@@ -114,7 +114,7 @@ func (p *Pool) dialShared(ctx context.Context) (transport.Conn, error) {
 			return nil, fmt.Errorf("upstream: start shared upstream: %w", u.err)
 		}
 		if v := u.attach(); v != nil {
-			return expose(v, u.conn, u.setRevision), nil
+			return expose(v, u.conn, u.setRevision, u.openStream), nil
 		}
 		if attempt > 0 {
 			return nil, u.endErr
@@ -230,6 +230,14 @@ func (u *upstream) setRevision(rev schemas.Revision) {
 	if u.rev != rev {
 		u.rev = rev
 		rs.SetRevision(rev)
+	}
+}
+
+// openStream opens the shared session's stream for unsolicited messages
+// (transport.StreamOpener, idempotent) once any client listens.
+func (u *upstream) openStream() {
+	if so, ok := u.conn.(transport.StreamOpener); ok {
+		so.OpenStream()
 	}
 }
 

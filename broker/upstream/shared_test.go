@@ -550,8 +550,9 @@ func TestSharedMax(t *testing.T) {
 // SetRevision calls.
 type revConnStub struct {
 	transport.Conn
-	mu   sync.Mutex
-	revs []schemas.Revision
+	mu     sync.Mutex
+	revs   []schemas.Revision
+	opened int
 }
 
 func (c *revConnStub) SetRevision(rev schemas.Revision) {
@@ -561,6 +562,18 @@ func (c *revConnStub) SetRevision(rev schemas.Revision) {
 }
 
 func (c *revConnStub) SessionID() string { return "sid-1" }
+
+func (c *revConnStub) OpenStream() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opened++
+}
+
+func (c *revConnStub) openedCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.opened
+}
 
 func (c *revConnStub) set() []schemas.Revision {
 	c.mu.Lock()
@@ -588,6 +601,7 @@ func TestOptionalInterfaces(t *testing.T) {
 					t.Fatalf("%T is no RevisionSetter", c)
 				}
 				rs.SetRevision(schemas.V20250618)
+				c.(transport.StreamOpener).OpenStream()
 				if si, ok := c.(transport.SessionIDer); !ok || si.SessionID() != "sid-1" {
 					t.Errorf("%T: no SessionID sid-1", c)
 				}
@@ -596,9 +610,16 @@ func TestOptionalInterfaces(t *testing.T) {
 			if got := len(stub.set()); got != want {
 				t.Errorf("the upstream got SetRevision %d times, want %d", got, want)
 			}
+			if stub.openedCount() == 0 {
+				t.Error("OpenStream did not reach the upstream")
+			}
+			// Over a Conn without the optional interfaces they are no-ops.
 			pc, _ := fixture.Pipe()
-			if _, ok := expose(pc, pc, nil).(transport.RevisionSetter); ok {
-				t.Error("a Conn without SetRevision gained one")
+			x := expose(pc, pc, nil, nil)
+			x.(transport.RevisionSetter).SetRevision(schemas.V20250618)
+			x.(transport.StreamOpener).OpenStream()
+			if id := x.(transport.SessionIDer).SessionID(); id != "" {
+				t.Errorf("SessionID of a Conn without one = %q", id)
 			}
 		})
 	}

@@ -75,8 +75,8 @@ func tools() []tool {
 			input: none, readOnly: true, run: (*serverSession).content},
 		{name: "roots", title: "Roots", description: "Lists the client's roots (roots/list).",
 			input: none, readOnly: true, run: (*serverSession).roots},
-		{name: "touch", title: "Touch", description: "Marks a resource as changed: subscribers get notifications/resources/updated.",
-			input: objectSchema([][3]string{{"uri", "string", "Resource URI (default demo://static/readme)"}}), run: (*serverSession).touch},
+		{name: "touch", title: "Touch", description: "Marks a resource as changed: subscribers get notifications/resources/updated (with later, shortly after the answer and unrelated to the request: on the standalone stream over Streamable HTTP).",
+			input: objectSchema([][3]string{{"uri", "string", "Resource URI (default demo://static/readme)"}, {"later", "boolean", "Notify after answering, unrelated to the request"}}), run: (*serverSession).touch},
 		{name: "ping_client", title: "Ping client", description: "Sends ping to the client and waits for the answer.",
 			input: none, readOnly: true, run: (*serverSession).pingClient},
 	}
@@ -379,10 +379,11 @@ func (ss *serverSession) roots(ctx context.Context, _ *toolCall) (any, error) {
 
 func (ss *serverSession) touch(ctx context.Context, call *toolCall) (any, error) {
 	var a struct {
-		URI string `json:"uri"`
+		URI   string `json:"uri"`
+		Later bool   `json:"later"`
 	}
 	if err := ss.arguments(call, &a); err != nil {
-		return ss.argError("touch takes a string argument uri")
+		return ss.argError("touch takes a string argument uri and a boolean later")
 	}
 	if a.URI == "" {
 		a.URI = readmeURI
@@ -393,7 +394,18 @@ func (ss *serverSession) touch(ctx context.Context, call *toolCall) (any, error)
 	ss.mu.Lock()
 	subscribed := ss.subs[a.URI]
 	ss.mu.Unlock()
-	if subscribed {
+	switch {
+	case subscribed && a.Later:
+		// Unrelated to the request: a fresh context carries no request id.
+		uri := a.URI
+		time.AfterFunc(50*time.Millisecond, func() {
+			nctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := ss.peer.Notify(nctx, "notifications/resources/updated", map[string]any{"uri": uri}); err != nil {
+				ss.srv.log.Debug("demo: late resources/updated not sent", "err", err)
+			}
+		})
+	case subscribed:
 		if err := ss.peer.Notify(ctx, "notifications/resources/updated", map[string]any{"uri": a.URI}); err != nil {
 			return nil, err
 		}
