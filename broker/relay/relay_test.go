@@ -887,3 +887,35 @@ func TestUpstreamStreamOpenedWhenClientListens(t *testing.T) {
 		}
 	})
 }
+
+// pushingUp is an upstream Conn that pushes what it receives
+// (transport.Pusher), from a goroutine of its own, like DialHTTP's Conn.
+type pushingUp struct{ transport.Conn }
+
+func (c pushingUp) Push(f func(transport.Message, error)) bool {
+	go func() {
+		for {
+			m, err := c.Conn.Recv(context.Background())
+			f(m, err)
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return true
+}
+
+// TestPushingUpstream: over an upstream that pushes, answers,
+// notifications and the upstream's end are handled as over Recv.
+func TestPushingUpstream(t *testing.T) {
+	h := start(t, Config{Validator: testValidator(t)},
+		withWrapUp(func(c transport.Conn) transport.Conn { return pushingUp{c} }))
+	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	h.client.send(`{"jsonrpc":"2.0","id":"l","method":"tools/list"}`)
+	req := h.server.recvObj()
+	h.server.send(`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`)
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(req["id"]) + `,"result":{"tools":[]}}`)
+	wantEq(t, "notification", h.client.recvObj()["method"], `"notifications/tools/list_changed"`)
+	wantEq(t, "answer", h.client.recvObj()["id"], `"l"`)
+	h.loseUpstream()
+}

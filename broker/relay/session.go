@@ -114,6 +114,7 @@ type session struct {
 	byServer    map[string]string      // server id key -> broker id key
 	replay      replayState            // upstream state to restore on restart
 	timers      sync.WaitGroup         // timer callbacks at work
+	pushes      sync.WaitGroup         // upstreamReceived calls at work
 }
 
 func newSession(ctx context.Context, cfg Config, client transport.Conn, dial func(context.Context) (transport.Conn, error)) *session {
@@ -144,6 +145,7 @@ func (s *session) shutdown() {
 	}
 	s.mu.Unlock()
 	s.timers.Wait()
+	s.pushes.Wait()
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
 	if s.up != nil {
@@ -611,13 +613,43 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 
 // ---- the upstream side ----
 
-// goUpstream reads up in a goroutine counted in s.wg until it ends.
+// goUpstream arranges for what up receives to be handled: pushed to
+// s.upstreamReceived by the transport's own goroutines when up is a
+// transport.Pusher (an idle session then has no goroutine here), else read
+// in a goroutine counted in s.wg until it ends.
 func (s *session) goUpstream(ctx context.Context, up transport.Conn) {
+	if p, ok := up.(transport.Pusher); ok && p.Push(func(m transport.Message, err error) { s.upstreamReceived(ctx, up, m, err) }) {
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.upstreamLoop(ctx, up)
 	}()
+}
+
+// upstreamReceived handles one frame or error pushed by up. It does
+// nothing once the session is shutting down; shutdown waits for the calls
+// in progress (s.pushes).
+func (s *session) upstreamReceived(ctx context.Context, up transport.Conn, m transport.Message, err error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.pushes.Add(1)
+	s.mu.Unlock()
+	defer s.pushes.Done()
+	switch {
+	case errors.Is(err, jsonrpc.ErrTooLarge):
+		s.log.Warn("relay: oversized message from the server dropped", "err", err)
+	case err != nil:
+		if ctx.Err() == nil {
+			s.upstreamGone(ctx, up, err)
+		}
+	default:
+		s.fromServer(ctx, m)
+	}
 }
 
 // upstreamLoop reads the upstream until it ends. An upstream that ends
@@ -876,9 +908,16 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return s.finishHandshake(ctx, c, m)
 	}
 	l := s.link.Load()
-	if ve := s.validate(l.upRev, m, schemas.FromServer, c.method, s.cfg.ServerValidation); ve != nil {
-		s.replyClient(ctx, c.clientID, c.batch, validationError(c.clientID, jsonrpc.CodeInternalError, ve))
-		return nil
+	if s.cfg.ServerValidation == Strict {
+		if ve := s.validate(l.upRev, m, schemas.FromServer, c.method, Strict); ve != nil {
+			s.replyClient(ctx, c.clientID, c.batch, validationError(c.clientID, jsonrpc.CodeInternalError, ve))
+			return nil
+		}
+	} else {
+		// Warn (or off): the verdict changes nothing but a log line, so
+		// the answer goes out first and is checked after, off the
+		// request's critical path.
+		defer s.validate(l.upRev, m, schemas.FromServer, c.method, s.cfg.ServerValidation)
 	}
 	tctx := l.tctx
 	tctx.Method = c.method

@@ -621,6 +621,13 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
+// Push implements [Pusher]: responses, SSE events and the standalone
+// stream's messages go to f from the goroutines that read them.
+func (c *httpClientConn) Push(f func(Message, error)) bool {
+	c.in.setPush(f)
+	return true
+}
+
 // OpenStream opens the standalone GET stream of a LazyGET Conn: now if
 // notifications/initialized has been sent, else once it is.
 func (c *httpClientConn) OpenStream() {

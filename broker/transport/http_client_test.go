@@ -520,3 +520,59 @@ func TestDialHTTPLazyGET(t *testing.T) {
 		t.Errorf("%d GET requests, want 1", n)
 	}
 }
+
+// TestDialHTTPPush: a pushing Conn hands answers, related notifications
+// and standalone-stream messages to the function, and, after the
+// server's session is gone, ErrSessionExpired.
+func TestDialHTTPPush(t *testing.T) {
+	ts, ps := serve(t, NewHTTPServer(nil), nil)
+	c := dialHTTP(t, ts.URL, nil)
+	got := make(chan Message, 16)
+	errs := make(chan error, 4)
+	if !c.(Pusher).Push(func(m Message, err error) {
+		if err != nil {
+			errs <- err
+			return
+		}
+		got <- m
+	}) {
+		t.Fatal("DialHTTP's Conn does not push")
+	}
+	next := func() *jsonrpc.Message {
+		t.Helper()
+		select {
+		case m := <-got:
+			return parse(t, m.Raw)
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing pushed")
+			return nil
+		}
+	}
+	send(t, c, initReq)
+	if m := next(); m.Kind != jsonrpc.KindResult {
+		t.Fatalf("pushed %s, want the initialize result", m.Raw)
+	}
+	p := ps.next(t)
+	send(t, c, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	p.waitNote(t, "notifications/initialized")
+	send(t, c, `{"jsonrpc":"2.0","id":2,"method":"test/progress"}`)
+	if m := next(); m.Method != "notifications/progress" {
+		t.Fatalf("pushed %s, want the progress notification first", m.Raw)
+	}
+	if m := next(); m.Kind != jsonrpc.KindResult {
+		t.Fatalf("pushed %s, want the result", m.Raw)
+	}
+	send(t, c, `{"jsonrpc":"2.0","method":"test/broadcast"}`)
+	if m := next(); m.Method != "notifications/message" {
+		t.Fatalf("pushed %s, want the standalone stream's message", m.Raw)
+	}
+	p.conn.Close() // the server forgets the session: the GET stream gets 404
+	select {
+	case err := <-errs:
+		if !errors.Is(err, ErrSessionExpired) && !errors.Is(err, io.EOF) {
+			t.Errorf("pushed error %v, want ErrSessionExpired or EOF", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no error pushed after the server ended the session")
+	}
+}

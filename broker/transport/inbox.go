@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // item is one entry of an inbox: a frame, or a non-fatal error that Recv
@@ -20,6 +21,42 @@ type inbox struct {
 	once sync.Once
 	err  error // why the inbox ended; read only after done is closed
 	drop bool  // discard queued items after finish (Close)
+
+	// push, once set (setPush), receives every item instead of the
+	// channel, and the end error after finish.
+	pmu     sync.Mutex
+	push    func(Message, error)
+	hasPush atomic.Bool
+	pushEnd sync.Once // the end error goes to push once
+}
+
+// setPush makes the inbox hand every item to f, in the putting goroutine,
+// instead of queueing it for recv; items already queued go first, and f
+// gets the end error once finish is called (not for drop). It is meant to
+// be called before the peer can send anything.
+func (q *inbox) setPush(f func(Message, error)) {
+	q.pmu.Lock()
+	q.push = f
+	q.hasPush.Store(true)
+	q.pmu.Unlock()
+	q.drainToPush()
+	if q.ended() && !q.drop {
+		q.pushEnd.Do(func() { f(Message{}, q.err) })
+	}
+}
+
+// drainToPush hands the queued items to push.
+func (q *inbox) drainToPush() {
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	for {
+		select {
+		case it := <-q.ch:
+			q.push(it.msg, it.err)
+		default:
+			return
+		}
+	}
 }
 
 // newInbox returns an inbox holding up to n items.
@@ -35,8 +72,18 @@ func (q *inbox) put(ctx context.Context, it item) error {
 		return q.err
 	default:
 	}
+	if q.hasPush.Load() {
+		q.pmu.Lock()
+		f := q.push
+		q.pmu.Unlock()
+		f(it.msg, it.err)
+		return nil
+	}
 	select {
 	case q.ch <- it:
+		if q.hasPush.Load() {
+			q.drainToPush() // setPush ran while this put was queueing
+		}
 		return nil
 	case <-q.done:
 		return q.err
@@ -55,6 +102,13 @@ func (q *inbox) finish(err error, drop bool) bool {
 		close(q.done)
 		first = true
 	})
+	if first && !drop && q.hasPush.Load() {
+		q.drainToPush()
+		q.pmu.Lock()
+		f := q.push
+		q.pmu.Unlock()
+		q.pushEnd.Do(func() { f(Message{}, err) })
+	}
 	return first
 }
 

@@ -125,6 +125,24 @@ type StreamWatcher interface {
 	OnStream(f func())
 }
 
+// Pusher is implemented by Conns that can hand what they receive to a
+// function instead of queueing it for Recv, so that their user needs no
+// goroutine blocked in Recv for as long as the session lasts (DialHTTP's
+// Conn: an idle session then costs no goroutine on the broker's upstream
+// side).
+type Pusher interface {
+	// Push makes the Conn call f for each frame it receives (err nil) and
+	// for each error Recv would have returned, with the same meaning (a
+	// final error last, unless the Conn was closed by its user), and
+	// reports whether it will: when it returns false, use Recv. f runs on
+	// the transport's goroutines, concurrently for frames of different
+	// requests and in order for the frames of one request's stream; while
+	// it runs, that stream waits. Frames received before Push are handed
+	// over first. Call it before sending anything; after it, do not call
+	// Recv.
+	Push(f func(m Message, err error)) bool
+}
+
 // SessionIDer is implemented by Conns of the Streamable HTTP transport,
 // whose sessions carry an Mcp-Session-Id, and of the legacy HTTP+SSE
 // transport, whose sessions carry a session key in the POST URL.

@@ -362,6 +362,23 @@ func (s *session) Recv(ctx context.Context) (transport.Message, error) {
 	return s.conn.Recv(ctx)
 }
 
+// Push implements transport.Pusher when the upstream Conn does: what the
+// session received as a spare goes to f first.
+func (s *session) Push(f func(transport.Message, error)) bool {
+	p, ok := s.conn.(transport.Pusher)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	stash := s.stash
+	s.stash = nil
+	s.mu.Unlock()
+	for _, m := range stash {
+		f(m, nil)
+	}
+	return p.Push(f)
+}
+
 // Send sends on the upstream Conn.
 func (s *session) Send(ctx context.Context, m transport.Message) error {
 	return s.conn.Send(ctx, m)

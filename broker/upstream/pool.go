@@ -429,6 +429,9 @@ func (p *Pool) closeLater(c transport.Conn, why string) {
 // nil; a no-op when neither). The relay may call them on any Conn.
 func expose(c, under transport.Conn, set func(schemas.Revision), open func()) transport.Conn {
 	x := extConn{Conn: c, set: set, open: open}
+	if p, ok := c.(transport.Pusher); ok {
+		x.push = p.Push
+	}
 	if rs, ok := under.(transport.RevisionSetter); ok && set == nil {
 		x.set = rs.SetRevision
 	}
@@ -447,6 +450,12 @@ type extConn struct {
 	set  func(schemas.Revision)
 	id   func() string
 	open func()
+	push func(func(transport.Message, error)) bool
+}
+
+// Push implements transport.Pusher when the wrapped Conn can push.
+func (c extConn) Push(f func(transport.Message, error)) bool {
+	return c.push != nil && c.push(f)
 }
 
 // SetRevision implements transport.RevisionSetter.
