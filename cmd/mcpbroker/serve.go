@@ -72,9 +72,13 @@ at /mcp, the legacy HTTP+SSE transport of 2024-11-05 at /sse and /messages, or s
 with --stdio) and reach the upstream server, whatever its revision, through validation
 and translation.
 
-Upstream: --upstream-cmd "CMD ARGS" (a child process over stdio, one per client
-session), --upstream-url URL (Streamable HTTP) or --upstream-sse-url URL (legacy
-HTTP+SSE). With none, serve fronts the built-in demo server at 2024-11-05.
+Upstream: --upstream-cmd "CMD ARGS" (a child process over stdio), --upstream-url URL
+(Streamable HTTP) or --upstream-sse-url URL (legacy HTTP+SSE). With none, serve fronts
+the built-in demo server at 2024-11-05. --upstream-mode per-session (default) gives
+each client session its own upstream session (child process), with --upstream-spare
+children started ahead and at most --upstream-max at once; shared serves every client
+session with one (only for servers that keep no per-client state). A lost upstream is
+restarted by the next request of its session.
 
 Every flag can also be set in the YAML file given with --config (same names) or in
 an environment variable MCPBROKER_<FLAG> (upper case, '-' as '_'), for example
