@@ -96,3 +96,43 @@ func coverageMarkdown(t *testing.T) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestCoverageTestsExist: every test a row names (Row.Tests) is a test
+// function somewhere in the module, so that the coverage table cannot name
+// a test that was renamed or removed.
+func TestCoverageTestsExist(t *testing.T) {
+	funcs := map[string]bool{}
+	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != ".." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if name, ok := strings.CutPrefix(line, "func Test"); ok {
+				if i := strings.IndexByte(name, '('); i > 0 {
+					funcs["Test"+name[:i]] = true
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rows() {
+		for _, name := range r.Tests {
+			if !funcs[name] {
+				t.Errorf("row %s names test %s, which does not exist", r.ID, name)
+			}
+		}
+	}
+}

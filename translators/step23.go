@@ -488,9 +488,11 @@ func rows23() []Row {
 	const broker = "broker (issue 5)"
 	return []Row{
 		{ID: "2.T1", Verb: "EMULATE / MAP", Owner: broker,
-			Note: "Batches are split (and, for a 2025-03-26 client, the responses gathered into one array) by the broker's codec and transports; a Tx carries one message, so the step sees none."},
+			Note:  "Batches are split (and, for a 2025-03-26 client, the responses gathered into one array) by the broker's codec and transports; a Tx carries one message, so the step sees none.",
+			Tests: []string{"TestBatch", "TestBatchNotAllowed", "TestHTTPServerBatch"}},
 		{ID: "2.T2", Verb: "ADD / STRIP", Owner: broker,
-			Note: "MCP-Protocol-Version is an HTTP header: the broker adds it upstream, checks it from 2025-06-18 clients and may drop it toward 2025-03-26 servers; nothing in the message."},
+			Note:  "MCP-Protocol-Version is an HTTP header: the broker adds it upstream, checks it from 2025-06-18 clients and may drop it toward 2025-03-26 servers; nothing in the message.",
+			Tests: []string{"TestDialHTTPProtocolVersion", "TestHTTPServerStatuses"}},
 		{ID: "2.L1", Verb: "CAP, ANSWER / STRIP", Owner: tr,
 			Note: "Strips capabilities.elicitation from initialize both ways (loss); s2c elicitation/create toward 2025-03-26 is ANSWERed {\"action\":\"decline\"} (not -32601, so the server's tool call goes on); a client's response to elicitation/create going down is EMULATE (the broker asked)."},
 		{ID: "2.L2", Verb: "PASS / PASS", Owner: broker,

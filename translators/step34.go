@@ -516,10 +516,10 @@ func s34Escape(s string) string {
 func rows34() []Row {
 	const tr, b5 = "translators", "broker (issue 5)"
 	return []Row{
-		{"3.T1", "EMULATE+DROP / PASS", b5, "SSE polling: the broker keeps the old client's stream open, re-GETs with Last-Event-ID after retry, drops priming events; nothing in the messages", nil},
-		{"3.T2", "ANSWER / ANSWER", b5, "invalid Origin answered with HTTP 403 by the broker for every revision", nil},
+		{"3.T1", "EMULATE+DROP / PASS", b5, "SSE polling: the broker keeps the old client's stream open, re-GETs with Last-Event-ID after retry, drops priming events; nothing in the messages", []string{"TestDialHTTPResumeScripted"}},
+		{"3.T2", "ANSWER / ANSWER", b5, "invalid Origin answered with HTTP 403 by the broker for every revision", []string{"TestOriginAllowed", "TestHTTPFaults"}},
 		{"3.T3", "PASS / PASS", b5, "MCP-Session-Id vs Mcp-Session-Id: header names are case-insensitive", nil},
-		{"3.T4", "PASS / —", b5, "upstream back-compat probe falls back to HTTP+SSE only on 400, 404 or 405", nil},
+		{"3.T4", "PASS / —", b5, "upstream back-compat probe falls back to HTTP+SSE only on 400, 404 or 405", []string{"TestDialHTTPLegacyProbe"}},
 		{"3.L1", "STRIP / STRIP", tr, "down: strips description, icons and websiteUrl from clientInfo (initialize) and serverInfo (InitializeResult), recorded as losses; up: PASS", nil},
 		{"3.L2", "CAP+STRIP+EMULATE+DROP / CAP+STRIP+EMULATE", tr, "down: strips the tasks capability (both sides), Tool.execution, params.task (tools/call, sampling) and related-task _meta; tasks/* requests, their results/errors and CreateTaskResult → Emulate; notifications/tasks/status → Drop", nil},
 		{"3.L3", "CAP+STRIP+MAP+ANSWER+DROP / PASS+CAP", tr, "down: elicitation capability → {} (url-only → none); elicitation/create strips mode, task, _meta, $schema, default (not BooleanSchema's), maps titled single-select to enum+enumNames; url mode or multi-select → Answer {\"action\":\"decline\"}; -32042 message gets the URLs; notifications/elicitation/complete → Drop; ElicitResult string arrays joined with commas", nil},
