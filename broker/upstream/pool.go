@@ -428,7 +428,9 @@ func (p *Pool) closeLater(c transport.Conn, why string) {
 // no-op when neither), OpenStream through open (under's own when open is
 // nil; a no-op when neither). The relay may call them on any Conn.
 func expose(c, under transport.Conn, set func(schemas.Revision), open func()) transport.Conn {
-	x := extConn{Conn: c, set: set, open: open}
+	// A pointer: the relay compares Conns, and a struct with func
+	// fields is not comparable.
+	x := &extConn{Conn: c, set: set, open: open}
 	if p, ok := c.(transport.Pusher); ok {
 		x.push = p.Push
 	}
@@ -454,19 +456,19 @@ type extConn struct {
 }
 
 // Push implements transport.Pusher when the wrapped Conn can push.
-func (c extConn) Push(f func(transport.Message, error)) bool {
+func (c *extConn) Push(f func(transport.Message, error)) bool {
 	return c.push != nil && c.push(f)
 }
 
 // SetRevision implements transport.RevisionSetter.
-func (c extConn) SetRevision(rev schemas.Revision) {
+func (c *extConn) SetRevision(rev schemas.Revision) {
 	if c.set != nil {
 		c.set(rev)
 	}
 }
 
 // SessionID implements transport.SessionIDer.
-func (c extConn) SessionID() string {
+func (c *extConn) SessionID() string {
 	if c.id != nil {
 		return c.id()
 	}
@@ -474,7 +476,7 @@ func (c extConn) SessionID() string {
 }
 
 // OpenStream implements transport.StreamOpener.
-func (c extConn) OpenStream() {
+func (c *extConn) OpenStream() {
 	if c.open != nil {
 		c.open()
 	}

@@ -596,6 +596,10 @@ func TestOptionalInterfaces(t *testing.T) {
 			p, _ := newPool(t, start, Options{Mode: mode})
 			a, b := dial(t, p), dial(t, p)
 			for _, c := range []transport.Conn{a, b} {
+				// The relay compares Conns (==): that must not panic.
+				if any(c) != any(c) {
+					t.Fatalf("%T does not equal itself", c)
+				}
 				rs, ok := c.(transport.RevisionSetter)
 				if !ok {
 					t.Fatalf("%T is no RevisionSetter", c)
