@@ -17,10 +17,15 @@
 // client sent them; the relay only remembers which request owns a token so
 // that notifications/progress can be routed (transport.Message.Related).
 //
-// Legacy revisions only: the upstream revision is one of 2024-11-05,
-// 2025-03-26, 2025-06-18 and 2025-11-25, and so is the client's. The
-// stateless 2026-07-28 revision needs the broker state of REVISIONS.md
-// section 4 and is not handled here yet.
+// The client's revision is one of 2024-11-05 to 2025-11-25. The upstream
+// is negotiated among those, or pinned to the stateless 2026-07-28
+// (Config.UpstreamRevision): the broker then terminates the legacy session
+// (initialize answered from server/discover, ping and logging/setLevel
+// answered locally, per-request _meta added) and turns the server's
+// InputRequiredResult into legacy server-to-client requests, retrying with
+// the client's answers (REVISIONS.md 4.L1, 4.L2, 4.M1, 4.M2, 4.M6).
+// Subscriptions (4.M3) and tasks (4.M5) toward a 2026 server, and 2026
+// clients, are not handled yet.
 package relay
 
 import (
@@ -98,7 +103,9 @@ type Config struct {
 	// initialize to the server. Zero means the newest legacy revision
 	// (2025-11-25). Either way the server's answer is accepted when it
 	// names a legacy revision the broker knows; anything else fails the
-	// handshake. A stateless revision (2026-07-28) is a configuration error.
+	// handshake. The stateless 2026-07-28 is used only when named here:
+	// the broker then sends server/discover instead of initialize and
+	// requires the server to list 2026-07-28 among its supportedVersions.
 	UpstreamRevision schemas.Revision
 	// ClientValidation applies to messages from the client (default
 	// Strict); ServerValidation to messages from the server (default Warn).
@@ -142,8 +149,6 @@ func (c Config) withDefaults() (Config, error) {
 		c.UpstreamRevision = latestLegacy()
 	case !c.UpstreamRevision.Valid():
 		return c, fmt.Errorf("relay: upstream revision: %w: %d", schemas.ErrUnknownRevision, uint8(c.UpstreamRevision))
-	case c.UpstreamRevision.Stateless():
-		return c, fmt.Errorf("relay: upstream revision %s is stateless; only revisions with an initialize handshake are supported", c.UpstreamRevision)
 	}
 	if c.ClientValidation == 0 {
 		c.ClientValidation = Strict

@@ -718,7 +718,6 @@ func TestContextCancel(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for _, cfg := range []Config{
-		{UpstreamRevision: schemas.V20260728},
 		{UpstreamRevision: 99},
 		{ClientValidation: 9},
 		{RequestTimeout: -time.Second},
@@ -918,4 +917,92 @@ func TestPushingUpstream(t *testing.T) {
 	wantEq(t, "notification", h.client.recvObj()["method"], `"notifications/tools/list_changed"`)
 	wantEq(t, "answer", h.client.recvObj()["id"], `"l"`)
 	h.loseUpstream()
+}
+
+// TestStatelessUpstream: a 2025-06-18 client through the relay to a
+// scripted 2026-07-28 server. The client's initialize is answered from
+// server/discover (4.L1, 4.L2), notifications/initialized, ping (4.M1) and
+// logging/setLevel (4.M2) never reach the server, every request carries the
+// _meta of 4.L1 with the level the client set, and an InputRequiredResult
+// becomes a sampling/createMessage to the client whose answer goes back in
+// the retry's inputResponses with the server's requestState (4.M6).
+func TestStatelessUpstream(t *testing.T) {
+	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: schemas.V20260728})
+	h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"sampling":{},"roots":{"listChanged":true}},"clientInfo":{"name":"old-client","version":"1"}}}`)
+	d := h.server.recvObj()
+	wantEq(t, "probe", d["method"], `"server/discover"`)
+	wantEq(t, "probe version", get(d, "params", "_meta", metaProtocolVersion), `"2026-07-28"`)
+	wantEq(t, "probe capabilities", get(d, "params", "_meta", metaClientCapabilities), `{"roots":{},"sampling":{}}`)
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(d["id"]) + `,"result":{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{"listChanged":true},"logging":{}},"instructions":"be nice","ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s26","version":"2"}}}}`)
+	m := h.client.recv()
+	checkValid(t, schemas.V20250618, m.Raw, schemas.FromServer, "initialize")
+	init := decode(t, m.Raw).(obj)
+	wantEq(t, "client protocolVersion", get(init, "result", "protocolVersion"), `"2025-06-18"`)
+	wantEq(t, "serverInfo", get(init, "result", "serverInfo", "name"), `"s26"`)
+	wantEq(t, "instructions", get(init, "result", "instructions"), `"be nice"`)
+	if get(init, "result", "capabilities", "tools") == nil {
+		t.Errorf("capabilities lost: %s", m.Raw)
+	}
+
+	h.client.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	h.client.send(`{"jsonrpc":"2.0","id":"p","method":"ping"}`)
+	wantEq(t, "ping answered", h.client.recvObj()["id"], `"p"`)
+	h.client.send(`{"jsonrpc":"2.0","id":"lv","method":"logging/setLevel","params":{"level":"debug"}}`)
+	wantEq(t, "setLevel answered", h.client.recvObj()["id"], `"lv"`)
+
+	h.client.send(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"sample","arguments":{}}}`)
+	first := h.server.recvObj()
+	wantEq(t, "forwarded", first["method"], `"tools/call"`) // nothing before it: initialized, ping, setLevel stayed here
+	wantEq(t, "logLevel", get(first, "params", "_meta", "io.modelcontextprotocol/logLevel"), `"debug"`)
+	wantEq(t, "clientInfo", get(first, "params", "_meta", metaClientInfo, "name"), `"old-client"`)
+	checkValid(t, schemas.V20260728, mustJSON(t, first), schemas.FromClient, "")
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(first["id"]) + `,"result":{"resultType":"input_required","requestState":"st-1","inputRequests":{"q":{"method":"sampling/createMessage","params":{"messages":[{"role":"user","content":{"type":"text","text":"2+2?"}}],"maxTokens":5}}}}}`)
+
+	ask := h.client.recv()
+	checkValid(t, schemas.V20250618, ask.Raw, schemas.FromServer, "")
+	wantEq(t, "input request Related", json.RawMessage(ask.Related), `"call"`)
+	q := decode(t, ask.Raw).(obj)
+	wantEq(t, "input request", q["method"], `"sampling/createMessage"`)
+	h.client.send(`{"jsonrpc":"2.0","id":` + str(q["id"]) + `,"result":{"role":"assistant","content":{"type":"text","text":"4"},"model":"m"}}`)
+
+	retry := h.server.recvObj()
+	wantEq(t, "retry method", retry["method"], `"tools/call"`)
+	if str(retry["id"]) == str(first["id"]) {
+		t.Errorf("the retry reuses id %s (4.M6 wants a new id)", str(retry["id"]))
+	}
+	wantEq(t, "requestState", get(retry, "params", "requestState"), `"st-1"`)
+	wantEq(t, "inputResponses", get(retry, "params", "inputResponses", "q", "content", "text"), `"4"`)
+	wantEq(t, "arguments kept", get(retry, "params", "name"), `"sample"`)
+	checkValid(t, schemas.V20260728, mustJSON(t, retry), schemas.FromClient, "")
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(retry["id"]) + `,"result":{"resultType":"complete","content":[{"type":"text","text":"the model said 4"}]}}`)
+	res := h.client.recv()
+	checkValid(t, schemas.V20250618, res.Raw, schemas.FromServer, "tools/call")
+	o := decode(t, res.Raw).(obj)
+	wantEq(t, "final id", o["id"], `"call"`)
+	wantEq(t, "final text", get(o, "result", "content", 0, "text"), `"the model said 4"`)
+}
+
+// TestStatelessUpstreamRefusesOtherVersions: a server that does not list
+// 2026-07-28 fails the client's initialize with a clear error.
+func TestStatelessUpstreamRefusesOtherVersions(t *testing.T) {
+	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: schemas.V20260728})
+	h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`)
+	d := h.server.recvObj()
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(d["id"]) + `,"result":{"resultType":"complete","supportedVersions":["2027-01-01"],"capabilities":{},"ttlMs":0,"cacheScope":"private"}}`)
+	e := h.client.recvObj()
+	if msg := str(get(e, "error", "message")); !strings.Contains(msg, "not 2026-07-28") {
+		t.Errorf("error: %s", msg)
+	}
+	if err := h.wait(); !errors.Is(err, ErrHandshake) {
+		t.Errorf("Run = %v, want ErrHandshake", err)
+	}
+}
+
+func mustJSON(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

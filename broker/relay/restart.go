@@ -123,6 +123,14 @@ func (s *session) restart(ctx context.Context) error {
 	s.upMu.Lock()
 	s.up = up
 	s.upMu.Unlock()
+	if l.upRev.Stateless() {
+		// Nothing to re-initialize: every request carries its _meta.
+		s.goUpstream(ctx, up)
+		s.mu.Lock()
+		s.upGone = false
+		s.mu.Unlock()
+		return nil
+	}
 	fail := func(err error) error {
 		s.mu.Lock()
 		for _, c := range s.pending {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,10 @@ type link struct {
 	clientRev, upRev schemas.Revision
 	c2s, s2c         *translators.Chain
 	tctx             translators.Context // Method is empty
+	// inDown and inUp carry the input requests of a stateless upstream's
+	// InputRequiredResult to the client and its answers back (newest
+	// legacy revision <-> the client's); nil for a legacy upstream.
+	inDown, inUp *translators.Chain
 }
 
 // call is a client request forwarded upstream, waiting for its response.
@@ -60,6 +65,11 @@ type call struct {
 	// are dropped.
 	internal bool
 	counted  bool // counted in Config.Inflight
+	discover bool // the broker's server/discover toward a stateless upstream
+	// upRaw is the request as first sent upstream (stateless upstream,
+	// MRTR methods only): a retry adds inputResponses to it (4.M6).
+	upRaw  []byte
+	rounds int // input rounds so far
 }
 
 // serverCall is a server request forwarded to the client.
@@ -69,6 +79,10 @@ type serverCall struct {
 	serverID  json.RawMessage // the server's id, exactly as sent
 	serverKey string
 	method    string
+	// round and inputKey are set on an input request of a stateless
+	// upstream's InputRequiredResult, whose answer goes into the round.
+	round    *mrtrRound
+	inputKey string
 }
 
 // session is the state of one Run.
@@ -113,6 +127,7 @@ type session struct {
 	serverCalls map[string]*serverCall // broker id key -> server request
 	byServer    map[string]string      // server id key -> broker id key
 	replay      replayState            // upstream state to restore on restart
+	logLevel    atomic.Pointer[string] // the client's logging/setLevel (stateless upstream, 4.M2)
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 }
@@ -306,13 +321,18 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 		s.replyClient(ctx, m.ID, b, validationError(m.ID, ve.Code(), ve))
 		return nil
 	}
-	tctx := l.tctx
+	tctx := s.requestContext(l)
 	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
 	s.logOutcome(ctx, "c2s", m.Method, m, out)
 	switch {
 	case out.Kind == translators.Forward:
 		s.forward(ctx, m, out.Message, b)
 	case out.Kind == translators.Answer && out.Reply != nil:
+		if m.Method == "logging/setLevel" {
+			// 4.M2: the level travels in every later request's _meta.
+			lv := translators.Parse(m.Params).Get("level").Str()
+			s.logLevel.Store(&lv)
+		}
 		s.replyClient(ctx, m.ID, b, out.Reply)
 	default:
 		s.replyClient(ctx, m.ID, b, s.refusal(m.ID, m.Method, l.upRev, out))
@@ -341,6 +361,9 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 			return
 		}
 		c := &call{clientID: clientID, clientKey: clientKey, method: m.Method, batch: b}
+		if l := s.link.Load(); l != nil && l.inDown != nil && slices.Contains(mrtrMethods, m.Method) {
+			c.upRaw = raw
+		}
 		s.mu.Lock()
 		if s.upGone {
 			s.mu.Unlock()
@@ -514,6 +537,10 @@ func (s *session) clientResponse(ctx context.Context, m *jsonrpc.Message) {
 		s.log.Debug("relay: client response to an unknown or cancelled request dropped", "id", string(m.ID))
 		return
 	}
+	if sc.round != nil {
+		s.mrtrAnswer(ctx, sc, m)
+		return
+	}
 	l := s.link.Load()
 	if ve := s.validate(l.clientRev, m, schemas.FromClient, sc.method, s.cfg.ClientValidation); ve != nil {
 		_ = s.sendUp(ctx, validationError(sc.serverID, jsonrpc.CodeInternalError, ve), sc.serverID)
@@ -558,6 +585,9 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 		ClientCapabilities: bytes.Clone(params.Get("capabilities").Raw()),
 	}
 	offered := s.cfg.UpstreamRevision
+	if offered.Stateless() {
+		return s.initializeStateless(ctx, m, clientRev, tctx)
+	}
 	chain, err := translators.NewChain(clientRev, offered)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
@@ -905,6 +935,9 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return nil
 	}
 	if c.init {
+		if c.discover {
+			return s.finishDiscover(ctx, c, m)
+		}
 		return s.finishHandshake(ctx, c, m)
 	}
 	l := s.link.Load()
@@ -924,9 +957,11 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 	out := l.s2c.Translate(m, translators.ServerToClient, &tctx)
 	s.logOutcome(ctx, "s2c", tctx.Method, m, out)
 	var raw []byte
-	switch out.Kind {
-	case translators.Forward:
+	switch {
+	case out.Kind == translators.Forward:
 		raw = withID(out.Message, m, c.clientID)
+	case out.Kind == translators.Emulate && c.upRaw != nil && s.inputRequired(ctx, l, c, m):
+		return nil // 4.M6: the input requests went to the client
 	default:
 		raw = s.refusal(c.clientID, c.method, l.clientRev, out)
 	}
@@ -985,29 +1020,34 @@ func (s *session) finishHandshake(ctx context.Context, c *call, m *jsonrpc.Messa
 	n.Set("id", translators.Parse(c.clientID))
 	n.Get("result").Set("protocolVersion", translators.NewString(clientRev.String()))
 	s.link.Store(l)
-	// Transports that carry the revision (the MCP-Protocol-Version header
-	// of Streamable HTTP, 2.T2) learn it now, on each side.
-	if rs, ok := s.client.(transport.RevisionSetter); ok {
-		rs.SetRevision(clientRev)
-	}
-	s.upMu.Lock()
-	if rs, ok := s.up.(transport.RevisionSetter); ok {
-		rs.SetRevision(upRev)
-	}
-	s.upMu.Unlock()
-	// An upstream stream for unsolicited messages is opened when the
-	// client listens for them: at once, unless the client's transport
-	// says when (a Streamable HTTP client opening its GET stream).
-	if w, ok := s.client.(transport.StreamWatcher); ok {
-		w.OnStream(s.openStream)
-	} else {
-		s.openStream()
-	}
+	s.setRevisions(l)
 	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
 		"offered", s.cfg.UpstreamRevision)
 	s.sendClient(ctx, n.Raw(), c.clientID)
 	s.handshake <- nil
 	return nil
+}
+
+// setRevisions tells the transports that carry the revision (the
+// MCP-Protocol-Version header of Streamable HTTP, 2.T2) the revision of
+// their side, and arranges for the upstream's stream of unsolicited
+// messages to open when the client listens for them: at once, unless the
+// client's transport says when (a Streamable HTTP client opening its GET
+// stream).
+func (s *session) setRevisions(l *link) {
+	if rs, ok := s.client.(transport.RevisionSetter); ok {
+		rs.SetRevision(l.clientRev)
+	}
+	s.upMu.Lock()
+	if rs, ok := s.up.(transport.RevisionSetter); ok {
+		rs.SetRevision(l.upRev)
+	}
+	s.upMu.Unlock()
+	if w, ok := s.client.(transport.StreamWatcher); ok {
+		w.OnStream(s.openStream)
+	} else {
+		s.openStream()
+	}
 }
 
 // ---- shared helpers ----
