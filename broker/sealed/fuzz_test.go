@@ -1,6 +1,7 @@
 package sealed
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -109,6 +110,43 @@ func FuzzParseState(f *testing.F) {
 		b1, _ := st2.Marshal()
 		if string(b1) != string(again) {
 			t.Fatalf("round trip changed the state: %s vs %s", again, b1)
+		}
+	})
+}
+
+// FuzzParamsDigest feeds arbitrary params to ParamsDigest: it must never
+// panic, fail only with ErrInvalidParams, and give an MRTR retry of the
+// same params (with inputResponses and requestState added) the same
+// digest.
+func FuzzParamsDigest(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"t","arguments":{"a":1}}`, `{"uri":"file:///x","_meta":{"progressToken":1}}`,
+		``, `null`, `[]`, `{"a":1e400}`, `{"a":"\ud800"}`, `{`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, params []byte) {
+		d, err := ParamsDigest(params)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidParams) {
+				t.Fatalf("foreign error: %v", err)
+			}
+			return
+		}
+		t2 := bytes.TrimSpace(params)
+		if len(t2) < 2 || t2[0] != '{' {
+			return
+		}
+		retry := append([]byte(`{"requestState":"s","inputResponses":{"k":{}},`), t2[1:]...)
+		if bytes.Equal(bytes.TrimSpace(t2[1:]), []byte("}")) {
+			retry = []byte(`{"requestState":"s","inputResponses":{"k":{}}}`)
+		}
+		d2, err := ParamsDigest(retry)
+		if err != nil {
+			t.Fatalf("retry %q: %v", retry, err)
+		}
+		if !bytes.Equal(d, d2) {
+			t.Fatalf("retry digest differs for %q", params)
 		}
 	})
 }

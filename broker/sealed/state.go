@@ -2,6 +2,7 @@ package sealed
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,9 +27,8 @@ type State struct {
 	// Method is the method of the original request (tools/call,
 	// prompts/get or resources/read). Required.
 	Method string `json:"m"`
-	// ParamsDigest is a digest of the original request's params, without
-	// inputResponses, requestState and per-hop _meta keys, computed by the
-	// caller, so that a retry whose params differ is refused.
+	// ParamsDigest is the [ParamsDigest] of the original request's params,
+	// so that a retry whose params differ can be refused.
 	ParamsDigest []byte `json:"d,omitempty"`
 	// Keys are the inputRequests keys the client was asked to answer in
 	// this round.
@@ -109,4 +109,44 @@ func (s *Sealer) OpenState(principal, token string) (State, error) {
 		return State{}, err
 	}
 	return ParseState(b)
+}
+
+// ErrInvalidParams is returned, wrapped, by [ParamsDigest] for params that
+// are not a JSON object.
+var ErrInvalidParams = errors.New("sealed: params are not a JSON object")
+
+// ParamsDigest returns a SHA-256 digest of a request's params that an MRTR
+// retry shares with the original request: inputResponses, requestState
+// and the whole _meta (a client may send a new progressToken or trace
+// context on the retry) are left out, and the rest is hashed in a
+// canonical form (sorted keys, numbers as written). Absent or null params
+// digest like {}. It fails with [ErrInvalidParams] for anything but one
+// JSON object.
+func ParamsDigest(params []byte) ([]byte, error) {
+	obj := map[string]any{}
+	if t := bytes.TrimSpace(params); len(t) > 0 && string(t) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(t))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidParams, err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, fmt.Errorf("%w: data after the object", ErrInvalidParams)
+		}
+		var ok bool
+		if obj, ok = v.(map[string]any); !ok {
+			return nil, ErrInvalidParams
+		}
+	}
+	delete(obj, "inputResponses")
+	delete(obj, "requestState")
+	delete(obj, "_meta")
+	// encoding/json sorts map keys and writes json.Number as it was read.
+	canonical, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidParams, err)
+	}
+	sum := sha256.Sum256(canonical)
+	return sum[:], nil
 }

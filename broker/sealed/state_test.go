@@ -1,6 +1,7 @@
 package sealed
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
@@ -87,5 +88,45 @@ func TestParseState(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParamsDigest(t *testing.T) {
+	base := `{"name":"deploy","arguments":{"env":"prod","n":1.0},"_meta":{"progressToken":1}}`
+	same := []string{
+		`{"arguments":{"n":1.0,"env":"prod"},"name":"deploy"}`,
+		`{"name":"deploy","arguments":{"env":"prod","n":1.0},"_meta":{"progressToken":2,"traceparent":"x"},` +
+			`"inputResponses":{"elicit-1":{"action":"accept","content":{}}},"requestState":"tok"}`,
+	}
+	differ := []string{
+		`{"name":"deploy","arguments":{"env":"staging","n":1.0}}`,
+		`{"name":"deploy","arguments":{"env":"prod","n":1}}`,
+		`{"name":"deploy2","arguments":{"env":"prod","n":1.0}}`,
+		`{"name":"deploy"}`,
+	}
+	d0, err := ParamsDigest([]byte(base))
+	if err != nil || len(d0) != 32 {
+		t.Fatalf("digest: %x, %v", d0, err)
+	}
+	for _, p := range same {
+		if d, err := ParamsDigest([]byte(p)); err != nil || !bytes.Equal(d, d0) {
+			t.Fatalf("%s: digest differs (%v)", p, err)
+		}
+	}
+	for _, p := range differ {
+		if d, err := ParamsDigest([]byte(p)); err != nil || bytes.Equal(d, d0) {
+			t.Fatalf("%s: same digest (%v)", p, err)
+		}
+	}
+	empty, _ := ParamsDigest([]byte(`{}`))
+	for _, p := range []string{``, `null`, ` {"_meta":{}} `} {
+		if d, err := ParamsDigest([]byte(p)); err != nil || !bytes.Equal(d, empty) {
+			t.Fatalf("%q: %x, %v", p, d, err)
+		}
+	}
+	for _, p := range []string{`[]`, `"x"`, `{`, `{} {}`, `1`} {
+		if _, err := ParamsDigest([]byte(p)); !errors.Is(err, ErrInvalidParams) {
+			t.Fatalf("%q: %v", p, err)
+		}
 	}
 }
