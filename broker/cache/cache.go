@@ -89,7 +89,7 @@ type Options struct {
 	// MaxBytes bounds the bytes held. Zero means [DefaultMaxBytes].
 	MaxBytes int64
 	// MaxEntryBytes bounds one entry; larger results are not stored.
-	// Zero means MaxBytes/16.
+	// Zero means MaxBytes/16; more than MaxBytes means MaxBytes.
 	MaxEntryBytes int64
 	// MaxTTL caps the TTL of an entry, whatever ttlMs said. Zero means
 	// [DefaultMaxTTL].
@@ -159,6 +159,7 @@ func New(opts Options) *Cache {
 	if c.maxEntry <= 0 {
 		c.maxEntry = c.maxBytes / 16
 	}
+	c.maxEntry = min(c.maxEntry, c.maxBytes)
 	if c.maxTTL <= 0 {
 		c.maxTTL = DefaultMaxTTL
 	}

@@ -181,6 +181,19 @@ func TestByteBound(t *testing.T) {
 	}
 }
 
+func TestEntryLargerThanCache(t *testing.T) {
+	c := New(Options{MaxBytes: 1000, MaxEntryBytes: 5000})
+	if c.Put(key("a"), 0, make([]byte, 2000), private) {
+		t.Fatal("stored an entry larger than the cache")
+	}
+	if !c.Put(key("a"), 0, make([]byte, 500), private) {
+		t.Fatal("small entry not stored")
+	}
+	if st := c.Stats(); st.Bytes > 1000 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
 func TestEntryBound(t *testing.T) {
 	c := New(Options{MaxEntries: 3})
 	for i := range 10 {
