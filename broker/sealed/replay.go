@@ -67,9 +67,14 @@ type expiring struct {
 // expiryHeap is a min-heap of ids on expiry, for container/heap.
 type expiryHeap []expiring
 
-func (h expiryHeap) Len() int           { return len(h) }
+// Len returns the number of ids; for container/heap.
+func (h expiryHeap) Len() int { return len(h) }
+
+// Less orders ids by expiry; for container/heap.
 func (h expiryHeap) Less(i, j int) bool { return h[i].exp < h[j].exp }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+
+// Swap swaps two ids; for container/heap.
+func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 
 // Push appends x (an expiring); for container/heap.
 func (h *expiryHeap) Push(x any) { *h = append(*h, x.(expiring)) }
