@@ -24,7 +24,12 @@ FUZZ_TARGETS := \
 	./translators:Fuzz23 \
 	./translators:Fuzz34 \
 	./translators:Fuzz45 \
-	./translators:Fuzz45Fields
+	./translators:Fuzz45Fields \
+	./broker/sealed:FuzzOpen \
+	./broker/sealed:FuzzParseState \
+	./broker/sealed:FuzzParamsDigest \
+	./broker/cache:FuzzHints \
+	./broker/cache:FuzzCanonicalParams
 
 .PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps
 
