@@ -749,7 +749,7 @@ func testNotStrict(t *testing.T, rev schemas.Revision) {
 }
 
 func TestNewUnsupportedRevision(t *testing.T) {
-	for _, rev := range []schemas.Revision{0, schemas.V20260728} {
+	for _, rev := range []schemas.Revision{0, schemas.Latest + 1} {
 		if _, err := demo.New(rev); !errors.Is(err, demo.ErrUnsupportedRevision) {
 			t.Errorf("New(%s): %v, want ErrUnsupportedRevision", rev, err)
 		}
