@@ -176,7 +176,10 @@ func (h *statelessHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.strict {
 		if err := s.validator.Validate(s.rev, m, schemas.Check{From: schemas.FromClient}); err != nil {
 			var ve *schemas.ValidationError
-			errors.As(err, &ve)
+			if !errors.As(err, &ve) {
+				httpError(w, http.StatusInternalServerError, m.ID, jsonrpc.CodeInternalError, err.Error(), nil)
+				return
+			}
 			status := http.StatusBadRequest
 			if ve.Code() == jsonrpc.CodeMethodNotFound {
 				status = http.StatusNotFound
