@@ -33,15 +33,22 @@ func Command() *cobra.Command {
 		Use:   "demo-server --revision R [--listen ADDR]",
 		Short: "Run a demo MCP server that speaks exactly one revision",
 		Long: `demo-server is an MCP server for testing mcpbroker. It speaks exactly one
-protocol revision (` + fmt.Sprint(legacyNames()) + `) and offers tools (echo, add,
-sample, elicit, progress, slow, content, roots, touch, ping_client), resources
-(demo://static/readme, demo://static/logo, demo://items/{id}), the prompt greet,
-completions and logging, using only what its revision has.
+protocol revision (` + fmt.Sprint(schemas.Names()) + `) and offers tools (echo,
+add, sample, elicit, progress, slow, content, roots, touch, ping_client),
+resources (demo://static/readme, demo://static/logo, demo://items/{id}), the
+prompt greet, completions and logging, using only what its revision has.
 
 It serves one session over stdio (newline-delimited JSON on stdin and stdout),
 or with --listen ADDR any number of sessions over HTTP: Streamable HTTP at /mcp
 (for 2024-11-05 too, which is harmless) and, for 2024-11-05, its own legacy
-HTTP+SSE transport at /sse and /messages; /healthz answers 200. Once listening
+HTTP+SSE transport at /sse and /messages; /healthz answers 200.
+
+2026-07-28 is stateless: no initialize and no sessions; every request carries
+its _meta (protocolVersion, clientCapabilities), server/discover describes the
+server, sample/elicit/roots answer with InputRequiredResult (multi round-trip
+requests), subscriptions/listen replaces resources/subscribe. Over HTTP it
+serves the stateless Streamable HTTP transport of 2026-07-28 at /mcp (POST
+only, mirrored MCP-Protocol-Version, Mcp-Method and Mcp-Name headers). Once listening
 it logs msg="demo-server listening" with the address (addr=HOST:PORT; use
 --listen 127.0.0.1:0 for a free port). SIGTERM or interrupt stops it.
 
@@ -51,7 +58,7 @@ JSON-RPC error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if revision == "" {
-				return fmt.Errorf("demo-server: --revision is required (one of %v)", legacyNames())
+				return fmt.Errorf("demo-server: --revision is required (one of %v)", schemas.Names())
 			}
 			rev, err := schemas.ParseRevision(revision)
 			if err != nil {
@@ -82,21 +89,10 @@ JSON-RPC error.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&revision, "revision", "", "MCP revision to speak (required): "+fmt.Sprint(legacyNames()))
+	f.StringVar(&revision, "revision", "", "MCP revision to speak (required): "+fmt.Sprint(schemas.Names()))
 	f.StringVar(&listen, "listen", "", "serve HTTP on this address (host:port, port 0 for any) instead of stdio")
 	f.BoolVar(&strict, "strict", true, "validate every message against the revision")
 	f.DurationVar(&slow, "slow-timeout", DefaultSlowTimeout, "how long the slow tool waits for its cancellation")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	return cmd
-}
-
-// legacyNames returns the names of the revisions the demo server speaks.
-func legacyNames() []string {
-	var out []string
-	for _, r := range schemas.All() {
-		if !r.Stateless() {
-			out = append(out, r.String())
-		}
-	}
-	return out
 }

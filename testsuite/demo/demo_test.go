@@ -409,6 +409,13 @@ func testSample(t *testing.T, rev schemas.Revision) {
 	if len(reqs) != 1 || reqs[0].Method != "sampling/createMessage" {
 		t.Errorf("server requests %v", reqs)
 	}
+	// rounds asks that many times (in 2026-07-28, one round trip each).
+	if r := h.tool(t, "sample", map[string]any{"rounds": 2}); r.Text() != "Bonjour\nBonjour" {
+		t.Errorf("sample, 2 rounds: %q", r.Text())
+	}
+	if reqs := h.client.ServerRequests(); len(reqs) != 3 {
+		t.Errorf("server requests %v", reqs)
+	}
 
 	// A client without the sampling capability gets no sampling request.
 	h2 := startInit(t, rev, nil, fixture.WithCapabilities(map[string]any{}))
@@ -749,7 +756,7 @@ func testNotStrict(t *testing.T, rev schemas.Revision) {
 }
 
 func TestNewUnsupportedRevision(t *testing.T) {
-	for _, rev := range []schemas.Revision{0, schemas.V20260728} {
+	for _, rev := range []schemas.Revision{0, schemas.Latest + 1} {
 		if _, err := demo.New(rev); !errors.Is(err, demo.ErrUnsupportedRevision) {
 			t.Errorf("New(%s): %v, want ErrUnsupportedRevision", rev, err)
 		}

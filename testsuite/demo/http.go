@@ -42,8 +42,15 @@ const shutdownTimeout = 5 * time.Second
 // stream at [PathSSE], whose endpoint event points at [PathMessages].
 // [PathHealth] answers 200.
 //
-// Each session is served by [Server.Serve] of one Server built with opts,
-// so every session has its own state. Once the server has answered
+// 2026-07-28 has no sessions: it gets the stateless Streamable HTTP
+// transport of its revision at [PathMCP] (POST only; every POST is one
+// independent request, answered as JSON or as an SSE stream of its own;
+// mirrored headers checked; see http26.go for the rules), served by one
+// Server built with opts, and [PathHealth]. Stopping ends the open
+// subscriptions/listen streams with a SubscriptionsListenResult first.
+//
+// Up to 2025-11-25, each session is served by [Server.Serve] of one
+// Server built with opts, so every session has its own state. Once the server has answered
 // initialize, the session's Conn gets the revision (SetRevision), so that
 // later requests are checked for their MCP-Protocol-Version header. The
 // server logs "demo-server listening" with the address (addr) once it
@@ -53,6 +60,9 @@ func ServeHTTP(ctx context.Context, rev schemas.Revision, ln net.Listener, opts 
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if rev.Stateless() {
+		return serveHTTPStateless(ctx, s, ln)
 	}
 	hs := transport.NewHTTPServer(&transport.HTTPServerOptions{Logger: s.log})
 	mux := http.NewServeMux()

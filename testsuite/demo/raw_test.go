@@ -203,9 +203,8 @@ func TestCommand(t *testing.T) {
 	}{
 		{nil, nil, "--revision is required"},
 		{[]string{"--revision", "2025-13-01"}, schemas.ErrUnknownRevision, ""},
-		{[]string{"--revision", "2026-07-28"}, demo.ErrUnsupportedRevision, ""},
 		{[]string{"--revision", "2025-06-18", "--listen", "127.0.0.1:-1"}, nil, "demo-server: listen tcp"},
-		{[]string{"--revision", "2026-07-28", "--listen", "127.0.0.1:0"}, demo.ErrUnsupportedRevision, ""},
+		{[]string{"--revision", "2026-07-28", "--listen", "127.0.0.1:-1"}, nil, "demo-server: listen tcp"},
 		{[]string{"--revision", "2025-06-18", "extra"}, nil, "unknown command"},
 	}
 	for _, tt := range tests {
@@ -269,5 +268,98 @@ func TestCommand(t *testing.T) {
 		case <-timer.C:
 			t.Fatal("the command did not end at the end of its input")
 		}
+	})
+
+	t.Run("serves 2026-07-28 on stdio", func(t *testing.T) {
+		stdin, in := io.Pipe()
+		out, stdout := io.Pipe()
+		cmd := demo.Command()
+		cmd.SetArgs([]string{"--revision", "2026-07-28"})
+		cmd.SetIn(stdin)
+		cmd.SetOut(stdout)
+		cmd.SetErr(io.Discard)
+		done := make(chan error, 1)
+		go func() { done <- cmd.ExecuteContext(t.Context()) }()
+		lines := bufio.NewScanner(out)
+		const meta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+		for _, x := range []struct{ req, want string }{
+			// No initialize: the first request is answered as it is.
+			{`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2},` + meta + `}}`, `"text":"3"`},
+			{`{"jsonrpc":"2.0","id":2,"method":"server/discover","params":{` + meta + `}}`, `"supportedVersions":["2026-07-28"]`},
+		} {
+			if _, err := io.WriteString(in, x.req+"\n"); err != nil {
+				t.Fatal(err)
+			}
+			if !lines.Scan() {
+				t.Fatalf("no answer: %v", lines.Err())
+			}
+			if !strings.Contains(lines.Text(), x.want) {
+				t.Errorf("answer %s, want %s", lines.Text(), x.want)
+			}
+		}
+		in.Close()
+		timer := time.NewTimer(testTimeout)
+		defer timer.Stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("command: %v", err)
+			}
+		case <-timer.C:
+			t.Fatal("the command did not end at the end of its input")
+		}
+	})
+
+	t.Run("serves 2026-07-28 over HTTP", func(t *testing.T) {
+		logs, stderr := io.Pipe()
+		cmd := demo.Command()
+		cmd.SetArgs([]string{"--revision", "2026-07-28", "--listen", "127.0.0.1:0"})
+		cmd.SetIn(strings.NewReader(""))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(stderr)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- cmd.ExecuteContext(ctx) }()
+		// The first log line says where it listens.
+		lines := bufio.NewScanner(logs)
+		var addr string
+		for addr == "" && lines.Scan() {
+			if _, rest, ok := strings.Cut(lines.Text(), "addr="); ok && strings.Contains(lines.Text(), "demo-server listening") {
+				addr, _, _ = strings.Cut(rest, " ")
+			}
+		}
+		go io.Copy(io.Discard, logs)
+		if addr == "" {
+			t.Fatalf("no address logged: %v", lines.Err())
+		}
+		c, err := fixture.NewClient(schemas.V20260728, fixture.DialHTTP2026("http://"+addr+demo.PathMCP), fixture.WithValidator(sharedValidator(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tctx, tcancel := context.WithTimeout(t.Context(), testTimeout)
+		defer tcancel()
+		if res, err := c.Initialize(tctx); err != nil || res.ProtocolVersion != "2026-07-28" {
+			t.Errorf("server/discover: %+v, %v", res, err)
+		}
+		if r, err := c.CallTool(tctx, "sample", nil); err != nil || r.Text() != fixture.DefaultSamplingText {
+			t.Errorf("sample: %+v, %v", r, err)
+		}
+		c.Close()
+		for _, err := range c.Violations() {
+			t.Errorf("violation: %v", err)
+		}
+		cancel()
+		timer := time.NewTimer(testTimeout)
+		defer timer.Stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("command: %v", err)
+			}
+		case <-timer.C:
+			t.Fatal("the command did not stop")
+		}
+		stderr.Close()
 	})
 }

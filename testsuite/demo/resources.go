@@ -65,12 +65,17 @@ func readResource(uri string) (map[string]any, bool) {
 	return map[string]any{"uri": uri, "mimeType": "text/plain", "text": "Item " + id}, true
 }
 
-// resourceNotFound is the MCP error for an unknown resource.
-func resourceNotFound(uri string) *jsonrpc.Error {
-	return &jsonrpc.Error{Code: codeResourceNotFound, Message: "Resource not found", Data: map[string]any{"uri": uri}}
+// resourceNotFound is the MCP error for an unknown resource: -32002 up to
+// 2025-11-25, -32602 in 2026-07-28 (REVISIONS.md 4.E1).
+func (ss *serverSession) resourceNotFound(uri string) *jsonrpc.Error {
+	code := codeResourceNotFound
+	if ss.srv.rev.Stateless() {
+		code = jsonrpc.CodeInvalidParams
+	}
+	return &jsonrpc.Error{Code: code, Message: "Resource not found", Data: map[string]any{"uri": uri}}
 }
 
-func (ss *serverSession) readResource(params json.RawMessage) (any, error) {
+func (ss *serverSession) readResource(params json.RawMessage) (map[string]any, error) {
 	var p struct {
 		URI string `json:"uri"`
 	}
@@ -79,7 +84,7 @@ func (ss *serverSession) readResource(params json.RawMessage) (any, error) {
 	}
 	c, ok := readResource(p.URI)
 	if !ok {
-		return nil, resourceNotFound(p.URI)
+		return nil, ss.resourceNotFound(p.URI)
 	}
 	return map[string]any{"contents": []any{c}}, nil
 }
@@ -92,7 +97,7 @@ func (ss *serverSession) subscribe(params json.RawMessage, on bool) (any, error)
 		return nil, err
 	}
 	if _, ok := readResource(p.URI); !ok {
-		return nil, resourceNotFound(p.URI)
+		return nil, ss.resourceNotFound(p.URI)
 	}
 	ss.mu.Lock()
 	if on {
@@ -119,7 +124,7 @@ func (ss *serverSession) promptList() []any {
 	return []any{p}
 }
 
-func (ss *serverSession) getPrompt(params json.RawMessage) (any, error) {
+func (ss *serverSession) getPrompt(params json.RawMessage) (map[string]any, error) {
 	var p struct {
 		Name      string            `json:"name"`
 		Arguments map[string]string `json:"arguments"`
@@ -148,7 +153,7 @@ func completionNames() []string { return []string{"Ada", "Alan", "Alice", "Grace
 // completionIDs are the values offered for the template's id variable.
 func completionIDs() []string { return []string{"1", "2", "3", "42", "7"} }
 
-func (ss *serverSession) complete(params json.RawMessage) (any, error) {
+func (ss *serverSession) complete(params json.RawMessage) (map[string]any, error) {
 	var p struct {
 		Ref struct {
 			Type string `json:"type"`

@@ -5,17 +5,45 @@
 //
 // The server offers, using only what its revision has: the tools echo,
 // add, sample, elicit (2025-06-18 on), progress, slow, content, roots,
-// touch and ping_client; the resources demo://static/readme and
-// demo://static/logo and the template demo://items/{id}, with
-// subscriptions; the prompt greet; completion of the prompt argument and
-// the template variable; logging (a request the client cancels is logged
-// to it at level info). In strict mode (the default) it
-// validates every message it receives against its revision, and every
-// message it sends.
+// touch and ping_client (up to 2025-11-25); the resources
+// demo://static/readme and demo://static/logo and the template
+// demo://items/{id}, with subscriptions; the prompt greet; completion of
+// the prompt argument and the template variable; logging (a request the
+// client cancels is logged to it at level info, up to 2025-11-25). In
+// strict mode (the default) it validates every message it receives
+// against its revision, and every message it sends.
+//
+// # 2026-07-28
+//
+// The 2026-07-28 server is stateless (REVISIONS.md section 4): there is no
+// initialize and no session, and every request must carry the client's
+// metadata in params._meta (a request whose
+// io.modelcontextprotocol/protocolVersion is not 2026-07-28 gets -32022
+// with data {supported, requested}; one without the required _meta keys
+// gets -32602). server/discover answers what initialize used to. The tools
+// sample, elicit and roots use multi round-trip requests (4.M6): the first
+// call answers an InputRequiredResult whose requestState is an HMAC-signed
+// token (a random key per Server); the retry with inputResponses and that
+// requestState gets the final result, or another InputRequiredResult
+// (sample with rounds > 1). A tool whose input the client's capabilities
+// do not allow answers -32021. subscriptions/listen (4.M3) opens a
+// long-lived request whose stream carries
+// notifications/subscriptions/acknowledged first, then
+// notifications/resources/updated (touch) and
+// notifications/{tools,prompts,resources}/list_changed (touch with list),
+// each with the listen request's id as _meta subscriptionId; the server
+// ends open listens with a SubscriptionsListenResult when it stops. List
+// and read results carry the caching hints ttlMs and cacheScope (4.F2),
+// every result carries resultType and _meta serverInfo, logging is per
+// request (_meta logLevel, 4.M2), and an unknown resource is -32602
+// (4.E1). Server and Serve serve it over any Conn (stdio: many
+// independent requests on one connection); ServeHTTP serves it over the
+// stateless Streamable HTTP transport of 2026-07-28.
 package demo
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,9 +59,8 @@ import (
 	"github.com/mcpbroker/mcpbroker/testsuite/fixture/session"
 )
 
-// ErrUnsupportedRevision is returned (wrapped) by New for a revision the
-// demo server cannot speak: 2026-07-28 (stateless, no initialize) is not
-// implemented yet.
+// ErrUnsupportedRevision is returned (wrapped) by New for a value that is
+// not a known revision.
 var ErrUnsupportedRevision = errors.New("demo: unsupported revision")
 
 // CancelledLogPrefix starts the data of the notifications/message (level
@@ -45,8 +72,22 @@ const CancelledLogPrefix = "demo: cancelled by the client: "
 // before it answers.
 const DefaultSlowTimeout = 10 * time.Second
 
-// MCP error code of a resource that does not exist.
+// MCP error code of a resource that does not exist, up to 2025-11-25;
+// 2026-07-28 uses -32602 (REVISIONS.md 4.E1).
 const codeResourceNotFound = -32002
+
+// Defaults of the caching hints of 2026-07-28 results (REVISIONS.md
+// 4.F2): lists and server/discover may be cached for a minute by anyone
+// (the demo's lists never vary); resources/read results are stale at once
+// (touch marks resources as changed).
+const (
+	DefaultCacheTTL   = time.Minute
+	DefaultCacheScope = "public"
+)
+
+// DefaultRequestStateTTL is how long a requestState the 2026-07-28 server
+// issues stays valid.
+const DefaultRequestStateTTL = 10 * time.Minute
 
 // RequestInfo describes a client request the server has finished with,
 // for WithRequestHook.
@@ -96,8 +137,26 @@ func WithRequestHook(f func(RequestInfo)) Option {
 	return func(s *Server) { s.hook = f }
 }
 
-// Server is a demo MCP server of one revision. It holds only
-// configuration: one Server can serve many sessions at once.
+// WithCacheHints sets the caching hints of 2026-07-28 list results and of
+// server/discover (REVISIONS.md 4.F2): ttl (rounded down to milliseconds)
+// and scope ("public" or "private"). resources/read always says ttlMs 0.
+// The defaults are DefaultCacheTTL and DefaultCacheScope.
+func WithCacheHints(ttl time.Duration, scope string) Option {
+	return func(s *Server) { s.cacheTTL, s.cacheScope = ttl, scope }
+}
+
+// WithRequestStateTTL sets how long a requestState issued by the
+// 2026-07-28 server stays valid (default DefaultRequestStateTTL); a retry
+// with an older one gets -32602.
+func WithRequestStateTTL(d time.Duration) Option {
+	return func(s *Server) { s.stateTTL = d }
+}
+
+// Server is a demo MCP server of one revision. It holds configuration
+// and, for 2026-07-28, what a stateless server shares between requests:
+// the key that signs requestState tokens and the open subscriptions/listen
+// streams (a touch on one connection reaches the listeners of all). One
+// Server can serve many sessions (connections) at once.
 type Server struct {
 	rev         schemas.Revision
 	validator   *schemas.Validator
@@ -105,17 +164,37 @@ type Server struct {
 	strict      bool
 	slowTimeout time.Duration
 	hook        func(RequestInfo)
+	cacheTTL    time.Duration
+	cacheScope  string
+	stateTTL    time.Duration
+
+	stateKey []byte // signs requestState tokens (2026-07-28)
+	hub      *hub   // open subscriptions/listen streams (2026-07-28)
 }
 
-// New returns a demo server that speaks revision rev, which must be one of
-// 2024-11-05, 2025-03-26, 2025-06-18 or 2025-11-25.
+// New returns a demo server that speaks revision rev, one of 2024-11-05,
+// 2025-03-26, 2025-06-18, 2025-11-25 or 2026-07-28.
 func New(rev schemas.Revision, opts ...Option) (*Server, error) {
-	if !rev.Valid() || rev.Stateless() {
+	if !rev.Valid() {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedRevision, rev)
 	}
-	s := &Server{rev: rev, strict: true, slowTimeout: DefaultSlowTimeout}
+	s := &Server{
+		rev: rev, strict: true, slowTimeout: DefaultSlowTimeout,
+		cacheTTL: DefaultCacheTTL, cacheScope: DefaultCacheScope, stateTTL: DefaultRequestStateTTL,
+		hub: newHub(),
+	}
 	for _, opt := range opts {
 		opt(s)
+	}
+	if s.cacheScope != "public" && s.cacheScope != "private" {
+		return nil, fmt.Errorf("demo: cache scope %q is neither public nor private", s.cacheScope)
+	}
+	if s.cacheTTL < 0 {
+		return nil, fmt.Errorf("demo: negative cache TTL %s", s.cacheTTL)
+	}
+	s.stateKey = make([]byte, 32)
+	if _, err := rand.Read(s.stateKey); err != nil {
+		return nil, fmt.Errorf("demo: requestState key: %w", err)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -137,7 +216,15 @@ func (s *Server) Revision() schemas.Revision { return s.rev }
 // nil) or ctx ends (it returns ctx.Err()). It does not close conn. When conn
 // is a [transport.RevisionSetter] (an HTTP Conn), it gets the revision once
 // initialize is answered.
+//
+// In 2026-07-28 there are no sessions: Serve answers every request conn
+// carries, each on its own. When ctx ends it first ends the open
+// subscriptions/listen requests with a SubscriptionsListenResult (waiting
+// at most listenDrainTimeout for them to go out), then stops.
 func (s *Server) Serve(ctx context.Context, conn transport.Conn) error {
+	if s.rev.Stateless() {
+		return s.serveStateless(ctx, conn)
+	}
 	ss := &serverSession{srv: s, subs: map[string]bool{}}
 	if rs, ok := conn.(transport.RevisionSetter); ok {
 		ss.setRevision = rs.SetRevision
@@ -190,6 +277,9 @@ const (
 type serverSession struct {
 	srv  *Server
 	peer *session.Peer
+	// st is set in 2026-07-28, where a serverSession serves the
+	// independent requests of one connection.
+	st *stateless
 	// setRevision, when set, tells the Conn the negotiated revision.
 	setRevision func(schemas.Revision)
 
@@ -297,17 +387,25 @@ func (ss *serverSession) initialize(params json.RawMessage) (any, error) {
 		"protocolVersion": rev.String(),
 		"capabilities":    ss.capabilities(),
 		"serverInfo":      ss.serverInfo(),
-		"instructions":    "Demo server for mcpbroker tests. It speaks MCP " + ss.srv.rev.String() + " only.",
+		"instructions":    ss.instructions(),
 	}, nil
+}
+
+// instructions returns the instructions of initialize or server/discover.
+func (ss *serverSession) instructions() string {
+	return "Demo server for mcpbroker tests. It speaks MCP " + ss.srv.rev.String() + " only."
 }
 
 // capabilities returns the server capabilities of the revision.
 func (ss *serverSession) capabilities() map[string]any {
+	// In 2026-07-28 the lists never change either, but touch can send
+	// list_changed notifications to listens that ask (4.M3).
+	listChanged := ss.srv.rev.Stateless()
 	caps := map[string]any{
 		"logging":   map[string]any{},
-		"prompts":   map[string]any{"listChanged": false},
-		"resources": map[string]any{"subscribe": true, "listChanged": false},
-		"tools":     map[string]any{"listChanged": false},
+		"prompts":   map[string]any{"listChanged": listChanged},
+		"resources": map[string]any{"subscribe": true, "listChanged": listChanged},
+		"tools":     map[string]any{"listChanged": listChanged},
 	}
 	if ss.srv.rev >= schemas.V20250326 {
 		caps["completions"] = map[string]any{}
@@ -395,10 +493,17 @@ func (ss *serverSession) cancelled(req *session.Request) {
 
 // logToClient sends notifications/message when the client asked for
 // messages of this level (logging/setLevel); before that it sends none.
+// In 2026-07-28 the level is the request's own _meta logLevel, and the
+// message goes out on that request's stream (REVISIONS.md 4.M2).
 func (ss *serverSession) logToClient(ctx context.Context, level string, data any) error {
-	ss.mu.Lock()
-	threshold := ss.logLevel
-	ss.mu.Unlock()
+	var threshold string
+	if ss.st != nil {
+		threshold = metaOf(ctx).LogLevel
+	} else {
+		ss.mu.Lock()
+		threshold = ss.logLevel
+		ss.mu.Unlock()
+	}
 	want, _ := levelRank(level)
 	if have, ok := levelRank(threshold); !ok || want < have {
 		return nil

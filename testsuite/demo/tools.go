@@ -26,6 +26,10 @@ type toolCall struct {
 	Meta      struct {
 		ProgressToken json.RawMessage `json:"progressToken"`
 	} `json:"_meta"`
+	// InputResponses and RequestState come with the retry of a multi
+	// round-trip request (2026-07-28).
+	InputResponses map[string]json.RawMessage `json:"inputResponses"`
+	RequestState   *string                    `json:"requestState"`
 }
 
 // tool is a demo tool.
@@ -34,10 +38,17 @@ type tool struct {
 	title       string
 	description string
 	since       schemas.Revision // first revision that has it
+	until       schemas.Revision // last revision that has it; 0: all
 	input       map[string]any   // inputSchema
 	output      map[string]any   // outputSchema, 2025-06-18 on
 	readOnly    bool
+	mrtr        bool // may answer InputRequiredResult (2026-07-28)
 	run         func(ss *serverSession, ctx context.Context, call *toolCall) (any, error)
+}
+
+// in reports whether the tool exists in revision rev.
+func (t *tool) in(rev schemas.Revision) bool {
+	return t.since <= rev && (t.until == 0 || rev <= t.until)
 }
 
 // objectSchema returns a JSON Schema of an object with the given
@@ -54,19 +65,28 @@ func objectSchema(props [][3]string, required ...string) map[string]any {
 	return s
 }
 
-// tools returns every demo tool, of every revision.
-func tools() []tool {
+// maxRounds bounds the rounds argument of sample.
+const maxRounds = 5
+
+// tools returns every demo tool of revision rev.
+func tools(rev schemas.Revision) []tool {
 	none := objectSchema(nil)
-	return []tool{
+	touchArgs := [][3]string{{"uri", "string", "Resource URI (default demo://static/readme)"}, {"later", "boolean", "Notify after answering, unrelated to the request"}}
+	touchDesc := "Marks a resource as changed: subscribers get notifications/resources/updated (with later, shortly after the answer and unrelated to the request: on the standalone stream over Streamable HTTP)."
+	if rev.Stateless() {
+		touchArgs = append(touchArgs, [3]string{"list", "string", "Also send notifications/<list>/list_changed, list being tools, prompts or resources"})
+		touchDesc = "Marks a resource as changed: subscriptions/listen streams subscribed to it get notifications/resources/updated (with later, shortly after the answer); with list, the streams that asked for that list's list_changed get it."
+	}
+	all := []tool{
 		{name: "echo", title: "Echo", description: "Returns its text argument; logs it at info level when logging is enabled.",
 			input: objectSchema([][3]string{{"text", "string", "Text to echo"}}, "text"), readOnly: true, run: (*serverSession).echo},
 		{name: "add", title: "Add", description: "Adds two numbers.",
 			input:  objectSchema([][3]string{{"a", "number", "First addend"}, {"b", "number", "Second addend"}}, "a", "b"),
 			output: objectSchema([][3]string{{"sum", "number", "a + b"}}, "sum"), readOnly: true, run: (*serverSession).add},
-		{name: "sample", title: "Sample", description: "Asks the client's model (sampling/createMessage) and returns its answer.",
-			input: objectSchema([][3]string{{"prompt", "string", "What to ask"}}), run: (*serverSession).sample},
+		{name: "sample", title: "Sample", description: "Asks the client's model (sampling/createMessage) rounds times (default 1, at most 5) and returns its answers, one a line.",
+			input: objectSchema([][3]string{{"prompt", "string", "What to ask"}, {"rounds", "integer", "How many times to ask (1 to 5, default 1)"}}), mrtr: true, run: (*serverSession).sample},
 		{name: "elicit", title: "Elicit", description: "Asks the user for their name (elicitation/create) and returns the answer.",
-			since: schemas.V20250618, input: objectSchema([][3]string{{"message", "string", "What to ask"}}), run: (*serverSession).elicit},
+			since: schemas.V20250618, input: objectSchema([][3]string{{"message", "string", "What to ask"}}), mrtr: true, run: (*serverSession).elicit},
 		{name: "progress", title: "Progress", description: "Reports 3 steps of progress for the request's progressToken, then answers.",
 			input: none, readOnly: true, run: (*serverSession).progress},
 		{name: "slow", title: "Slow", description: "Waits until cancelled (then sends no response) or until its timeout; reports progress 0 when it starts waiting.",
@@ -74,22 +94,27 @@ func tools() []tool {
 		{name: "content", title: "Content", description: "Returns one block of every content type of the revision.",
 			input: none, readOnly: true, run: (*serverSession).content},
 		{name: "roots", title: "Roots", description: "Lists the client's roots (roots/list).",
-			input: none, readOnly: true, run: (*serverSession).roots},
-		{name: "touch", title: "Touch", description: "Marks a resource as changed: subscribers get notifications/resources/updated (with later, shortly after the answer and unrelated to the request: on the standalone stream over Streamable HTTP).",
-			input: objectSchema([][3]string{{"uri", "string", "Resource URI (default demo://static/readme)"}, {"later", "boolean", "Notify after answering, unrelated to the request"}}), run: (*serverSession).touch},
+			input: none, readOnly: true, mrtr: true, run: (*serverSession).roots},
+		{name: "touch", title: "Touch", description: touchDesc,
+			input: objectSchema(touchArgs), run: (*serverSession).touch},
+		// 2026-07-28 has no ping and no server-to-client requests.
 		{name: "ping_client", title: "Ping client", description: "Sends ping to the client and waits for the answer.",
-			input: none, readOnly: true, run: (*serverSession).pingClient},
+			until: schemas.V20251125, input: none, readOnly: true, run: (*serverSession).pingClient},
 	}
+	out := all[:0]
+	for _, t := range all {
+		if t.in(rev) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // toolList returns the tools/list entries of the revision.
 func (ss *serverSession) toolList() []any {
 	rev := ss.srv.rev
 	var out []any
-	for _, t := range tools() {
-		if t.since > rev {
-			continue
-		}
+	for _, t := range tools(rev) {
 		def := map[string]any{"name": t.name, "description": t.description, "inputSchema": t.input}
 		if rev >= schemas.V20250326 {
 			def["annotations"] = map[string]any{"readOnlyHint": t.readOnly, "openWorldHint": false}
@@ -118,10 +143,14 @@ func (ss *serverSession) callTool(ctx context.Context, req *session.Request) (an
 	if err := decodeParams(req.Params, &call); err != nil {
 		return nil, err
 	}
-	for _, t := range tools() {
-		if t.name == call.Name && t.since <= ss.srv.rev {
-			return t.run(ss, ctx, &call)
+	for _, t := range tools(ss.srv.rev) {
+		if t.name != call.Name {
+			continue
 		}
+		if ss.st != nil && !t.mrtr && (call.RequestState != nil || call.InputResponses != nil) {
+			return nil, errorf(jsonrpc.CodeInvalidParams, "Invalid params: tool %s takes no inputResponses or requestState (it asks for no input)", t.name)
+		}
+		return t.run(ss, ctx, &call)
 	}
 	return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Unknown tool: " + call.Name, Data: map[string]any{"tool": call.Name}}
 }
@@ -184,51 +213,39 @@ func (ss *serverSession) add(_ context.Context, call *toolCall) (any, error) {
 	return r, nil
 }
 
-func (ss *serverSession) sample(ctx context.Context, call *toolCall) (any, error) {
-	var a struct {
-		Prompt string `json:"prompt"`
-	}
-	if err := ss.arguments(call, &a); err != nil {
-		return ss.argError("sample takes a string argument prompt")
-	}
-	if a.Prompt == "" {
-		a.Prompt = "Say hello."
-	}
-	if !ss.clientHas("sampling") {
-		return toolError("the client does not support sampling"), nil
-	}
-	raw, err := ss.peer.Call(ctx, "sampling/createMessage", map[string]any{
-		"messages":  []any{map[string]any{"role": "user", "content": map[string]any{"type": "text", "text": a.Prompt}}},
+// samplingParams returns the params of the sampling/createMessage the
+// sample tool sends.
+func samplingParams(prompt string) map[string]any {
+	return map[string]any{
+		"messages":  []any{map[string]any{"role": "user", "content": map[string]any{"type": "text", "text": prompt}}},
 		"maxTokens": 100,
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return toolError("sampling failed: %v", err), nil
 	}
+}
+
+// samplingText returns the text of a CreateMessageResult: its text
+// blocks, and [type] for the others, one a line.
+func samplingText(raw json.RawMessage) (string, error) {
 	var res struct {
 		Content json.RawMessage `json:"content"`
 	}
 	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("demo: sampling result: %w", err)
+		return "", fmt.Errorf("demo: sampling result: %w", err)
 	}
-	// The content is one block, or from 2025-11-25 on possibly an array.
-	var blocks []struct {
+	type block struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
 	}
+	// The content is one block, or from 2025-11-25 on possibly an array.
+	var blocks []block
+	var err error
 	if len(res.Content) > 0 && res.Content[0] == '[' {
 		err = json.Unmarshal(res.Content, &blocks)
 	} else {
-		blocks = append(blocks, struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}{})
+		blocks = make([]block, 1)
 		err = json.Unmarshal(res.Content, &blocks[0])
 	}
 	if err != nil {
-		return nil, fmt.Errorf("demo: sampling result content: %w", err)
+		return "", fmt.Errorf("demo: sampling result content: %w", err)
 	}
 	var text []string
 	for _, b := range blocks {
@@ -238,24 +255,87 @@ func (ss *serverSession) sample(ctx context.Context, call *toolCall) (any, error
 			text = append(text, "["+b.Type+"]")
 		}
 	}
-	return textResult(strings.Join(text, "\n")), nil
+	return strings.Join(text, "\n"), nil
 }
 
-func (ss *serverSession) elicit(ctx context.Context, call *toolCall) (any, error) {
+func (ss *serverSession) sample(ctx context.Context, call *toolCall) (any, error) {
 	var a struct {
-		Message string `json:"message"`
+		Prompt string `json:"prompt"`
+		Rounds *int   `json:"rounds"`
 	}
 	if err := ss.arguments(call, &a); err != nil {
-		return ss.argError("elicit takes a string argument message")
+		return ss.argError("sample takes a string argument prompt and an integer argument rounds")
 	}
-	if a.Message == "" {
-		a.Message = "What is your name?"
+	if a.Prompt == "" {
+		a.Prompt = "Say hello."
 	}
-	if !ss.clientHas("elicitation") {
-		return toolError("the client does not support elicitation"), nil
+	rounds := 1
+	if a.Rounds != nil {
+		rounds = *a.Rounds
 	}
+	if rounds < 1 || rounds > maxRounds {
+		return ss.argError("sample: rounds must be 1 to %d", maxRounds)
+	}
+	if ss.st != nil {
+		return ss.sampleMRTR(ctx, call, a.Prompt, rounds)
+	}
+	if !ss.clientHas("sampling") {
+		return toolError("the client does not support sampling"), nil
+	}
+	var texts []string
+	for range rounds {
+		raw, err := ss.peer.Call(ctx, "sampling/createMessage", samplingParams(a.Prompt))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return toolError("sampling failed: %v", err), nil
+		}
+		text, err := samplingText(raw)
+		if err != nil {
+			return nil, err
+		}
+		texts = append(texts, text)
+	}
+	return textResult(strings.Join(texts, "\n")), nil
+}
+
+// sampleMRTR is sample in 2026-07-28: one round trip per round, the
+// answers so far in the requestState.
+func (ss *serverSession) sampleMRTR(ctx context.Context, call *toolCall, prompt string, rounds int) (any, error) {
+	if !metaOf(ctx).has("sampling") {
+		return nil, missingCapability(map[string]any{"sampling": map[string]any{}})
+	}
+	st, responses, err := ss.resume(call)
+	if err != nil {
+		return nil, err
+	}
+	var texts []string
+	if st != nil {
+		if err := json.Unmarshal(st.Data, &texts); err != nil {
+			return nil, invalidState("bad data: %v", err)
+		}
+	}
+	key := fmt.Sprintf("sample-%d", len(texts)+1)
+	if raw, ok := responses[key]; ok {
+		text, err := samplingText(raw)
+		if err != nil {
+			return nil, errorf(jsonrpc.CodeInvalidParams, "Invalid params: %v", err)
+		}
+		texts = append(texts, text)
+		key = fmt.Sprintf("sample-%d", len(texts)+1)
+	}
+	if len(texts) >= rounds {
+		return textResult(strings.Join(texts, "\n")), nil
+	}
+	return ss.ask(call, map[string]inputRequest{key: {Method: "sampling/createMessage", Params: samplingParams(prompt)}}, texts)
+}
+
+// elicitParams returns the params of the elicitation/create the elicit
+// tool sends.
+func (ss *serverSession) elicitParams(message string) map[string]any {
 	params := map[string]any{
-		"message": a.Message,
+		"message": message,
 		"requestedSchema": map[string]any{
 			"type":       "object",
 			"properties": map[string]any{"name": map[string]any{"type": "string", "title": "Name", "description": "Your name"}},
@@ -265,13 +345,11 @@ func (ss *serverSession) elicit(ctx context.Context, call *toolCall) (any, error
 	if ss.srv.rev >= schemas.V20251125 {
 		params["mode"] = "form"
 	}
-	raw, err := ss.peer.Call(ctx, "elicitation/create", params)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return toolError("elicitation failed: %v", err), nil
-	}
+	return params
+}
+
+// elicitResult returns the elicit tool's result for an ElicitResult.
+func elicitResult(raw json.RawMessage) (any, error) {
 	var res map[string]any
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return nil, fmt.Errorf("demo: elicitation result: %w", err)
@@ -287,6 +365,57 @@ func (ss *serverSession) elicit(ctx context.Context, call *toolCall) (any, error
 	r := textResult(string(text))
 	r["structuredContent"] = answer
 	return r, nil
+}
+
+func (ss *serverSession) elicit(ctx context.Context, call *toolCall) (any, error) {
+	var a struct {
+		Message string `json:"message"`
+	}
+	if err := ss.arguments(call, &a); err != nil {
+		return ss.argError("elicit takes a string argument message")
+	}
+	if a.Message == "" {
+		a.Message = "What is your name?"
+	}
+	if ss.st != nil {
+		return ss.elicitMRTR(ctx, call, a.Message)
+	}
+	if !ss.clientHas("elicitation") {
+		return toolError("the client does not support elicitation"), nil
+	}
+	raw, err := ss.peer.Call(ctx, "elicitation/create", ss.elicitParams(a.Message))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return toolError("elicitation failed: %v", err), nil
+	}
+	return elicitResult(raw)
+}
+
+// elicitMRTR is elicit in 2026-07-28.
+func (ss *serverSession) elicitMRTR(ctx context.Context, call *toolCall, message string) (any, error) {
+	// Form mode: elicitation {} (which means form) or with form.
+	var caps struct {
+		Form json.RawMessage `json:"form"`
+		URL  json.RawMessage `json:"url"`
+	}
+	raw, declared := metaOf(ctx).ClientCapabilities["elicitation"]
+	if declared {
+		declared = json.Unmarshal(raw, &caps) == nil && (caps.Form != nil || caps.URL == nil)
+	}
+	if !declared {
+		return nil, missingCapability(map[string]any{"elicitation": map[string]any{"form": map[string]any{}}})
+	}
+	_, responses, err := ss.resume(call)
+	if err != nil {
+		return nil, err
+	}
+	const key = "elicit-1"
+	if raw, ok := responses[key]; ok {
+		return elicitResult(raw)
+	}
+	return ss.ask(call, map[string]inputRequest{key: {Method: "elicitation/create", Params: ss.elicitParams(message)}}, nil)
 }
 
 func (ss *serverSession) progress(ctx context.Context, call *toolCall) (any, error) {
@@ -350,17 +479,9 @@ func (ss *serverSession) content(_ context.Context, _ *toolCall) (any, error) {
 	return map[string]any{"content": blocks}, nil
 }
 
-func (ss *serverSession) roots(ctx context.Context, _ *toolCall) (any, error) {
-	if !ss.clientHas("roots") {
-		return toolError("the client does not support roots"), nil
-	}
-	raw, err := ss.peer.Call(ctx, "roots/list", nil)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return toolError("roots/list failed: %v", err), nil
-	}
+// rootsResult returns the roots tool's result for a ListRootsResult: a
+// line per root, its URI and name.
+func rootsResult(raw json.RawMessage) (any, error) {
 	var res struct {
 		Roots []struct {
 			URI  string `json:"uri"`
@@ -377,10 +498,44 @@ func (ss *serverSession) roots(ctx context.Context, _ *toolCall) (any, error) {
 	return textResult(strings.Join(lines, "\n")), nil
 }
 
+func (ss *serverSession) roots(ctx context.Context, call *toolCall) (any, error) {
+	if ss.st != nil {
+		return ss.rootsMRTR(ctx, call)
+	}
+	if !ss.clientHas("roots") {
+		return toolError("the client does not support roots"), nil
+	}
+	raw, err := ss.peer.Call(ctx, "roots/list", nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return toolError("roots/list failed: %v", err), nil
+	}
+	return rootsResult(raw)
+}
+
+// rootsMRTR is roots in 2026-07-28.
+func (ss *serverSession) rootsMRTR(ctx context.Context, call *toolCall) (any, error) {
+	if !metaOf(ctx).has("roots") {
+		return nil, missingCapability(map[string]any{"roots": map[string]any{}})
+	}
+	_, responses, err := ss.resume(call)
+	if err != nil {
+		return nil, err
+	}
+	const key = "roots-1"
+	if raw, ok := responses[key]; ok {
+		return rootsResult(raw)
+	}
+	return ss.ask(call, map[string]inputRequest{key: {Method: "roots/list"}}, nil)
+}
+
 func (ss *serverSession) touch(ctx context.Context, call *toolCall) (any, error) {
 	var a struct {
 		URI   string `json:"uri"`
 		Later bool   `json:"later"`
+		List  string `json:"list"`
 	}
 	if err := ss.arguments(call, &a); err != nil {
 		return ss.argError("touch takes a string argument uri and a boolean later")
@@ -390,6 +545,9 @@ func (ss *serverSession) touch(ctx context.Context, call *toolCall) (any, error)
 	}
 	if _, ok := readResource(a.URI); !ok {
 		return toolError("no resource %s", a.URI), nil
+	}
+	if ss.st != nil {
+		return ss.touchListeners(a.URI, a.Later, a.List)
 	}
 	ss.mu.Lock()
 	subscribed := ss.subs[a.URI]
@@ -411,6 +569,30 @@ func (ss *serverSession) touch(ctx context.Context, call *toolCall) (any, error)
 		}
 	}
 	return textResult(fmt.Sprintf("touched %s (subscribed: %t)", a.URI, subscribed)), nil
+}
+
+// touchListeners is touch in 2026-07-28: the notifications go to the
+// subscriptions/listen streams that asked for them (REVISIONS.md 4.M3).
+func (ss *serverSession) touchListeners(uri string, later bool, list string) (any, error) {
+	switch list {
+	case "", listTools, listPrompts, listResources:
+	default:
+		return ss.argError("touch: list must be tools, prompts or resources, not %q", list)
+	}
+	hub := ss.srv.hub
+	subscribed := hub.subscribed(uri)
+	notify := func() {
+		hub.resourceUpdated(uri)
+		if list != "" {
+			hub.listChanged(list)
+		}
+	}
+	if later {
+		time.AfterFunc(50*time.Millisecond, notify)
+	} else {
+		notify()
+	}
+	return textResult(fmt.Sprintf("touched %s (subscribed: %t)", uri, subscribed)), nil
 }
 
 func (ss *serverSession) pingClient(ctx context.Context, _ *toolCall) (any, error) {
