@@ -182,3 +182,82 @@ func TestServeUnsolicitedOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestServeLegacyClientsTo2026 runs `mcpbroker serve --upstream-revision
+// 2026-07-28` in front of the strict 2026-07-28 demo server (a child over
+// stdio) with strict fixture clients of every legacy revision over
+// Streamable HTTP: initialize answered from server/discover (4.L1, 4.L2),
+// tools, content, resources, prompts and completion with per-request
+// _meta, ping and logging/setLevel answered by the broker (4.M1, 4.M2),
+// and the demo's multi round-trip tools (sampling, elicitation, roots)
+// turned into legacy server-to-client requests and retried (4.M6).
+func TestServeLegacyClientsTo2026(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := brokerproc.Build(t)
+	v, err := sharedValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := []string{"--upstream-revision", "2026-07-28", "--server-validation", "strict",
+		"--upstream-cmd", bin + " demo-server --revision 2026-07-28"}
+	addr := brokerproc.Serve(t, bin, nil, upstream...)
+	for _, cr := range legacy {
+		t.Run("client-"+cr.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+			t.Cleanup(cancel)
+			c := newScenarioClient(t, v, cr, dialBroker(ctx, t, bin, addr, "http", upstream))
+			init, err := c.Initialize(ctx)
+			if err != nil {
+				t.Fatalf("initialize: %v", err)
+			}
+			if init.ProtocolVersion != cr.String() {
+				t.Fatalf("protocolVersion %s, want %s", init.ProtocolVersion, cr)
+			}
+			var tools struct {
+				Tools []struct{ Name string } `json:"tools"`
+			}
+			mustCall(t, ctx, c, "tools/list", map[string]any{}, &tools)
+			if len(tools.Tools) < 5 {
+				t.Fatalf("tools/list: %d tools", len(tools.Tools))
+			}
+			if res := mustTool(t, ctx, c, "echo", map[string]any{"text": "to 2026"}); !strings.Contains(res.Text(), "to 2026") {
+				t.Errorf("echo: %q", res.Text())
+			}
+			if res := mustTool(t, ctx, c, "add", map[string]any{"a": 2, "b": 3}); !strings.Contains(res.Text(), "5") {
+				t.Errorf("add: %q", res.Text())
+			}
+			mustTool(t, ctx, c, "content", map[string]any{})
+			// MRTR: two rounds of sampling, answered by the legacy client.
+			if res := mustTool(t, ctx, c, "sample", map[string]any{"prompt": "hi", "rounds": 2}); !strings.Contains(res.Text(), "sampled by the client") {
+				t.Errorf("sample: %q", res.Text())
+			}
+			if res := mustTool(t, ctx, c, "roots", map[string]any{}); res.Text() == "" {
+				t.Errorf("roots: empty answer")
+			}
+			if cr >= schemas.V20250618 {
+				if res := mustTool(t, ctx, c, "elicit", map[string]any{"message": "ok?"}); !strings.Contains(res.Text(), "accept") {
+					t.Errorf("elicit: %q", res.Text())
+				}
+			}
+			mustCall(t, ctx, c, "resources/read", map[string]any{"uri": "demo://static/readme"}, nil)
+			mustCall(t, ctx, c, "prompts/get", map[string]any{"name": "greet", "arguments": map[string]string{"name": "Ada"}}, nil)
+			mustCall(t, ctx, c, "completion/complete", map[string]any{
+				"ref": map[string]any{"type": "ref/prompt", "name": "greet"}, "argument": map[string]any{"name": "name", "value": "A"}}, nil)
+			mustCall(t, ctx, c, "ping", nil, nil)
+			mustCall(t, ctx, c, "logging/setLevel", map[string]any{"level": "info"}, nil)
+			mustTool(t, ctx, c, "echo", map[string]any{"text": "logged"})
+			if _, err := c.WaitNotification(ctx, func(n fixture.Notification) bool { return n.Method == "notifications/message" }); err != nil {
+				t.Errorf("no log notification on the request's stream: %v", err)
+			}
+			if vs := c.Violations(); len(vs) > 0 {
+				t.Errorf("client saw invalid messages: %v", vs)
+			}
+			if u := c.Unmatched(); len(u) > 0 {
+				t.Errorf("client saw unmatched responses: %s", u)
+			}
+		})
+	}
+}
