@@ -189,8 +189,9 @@ func TestServeUnsolicitedOverHTTP(t *testing.T) {
 // Streamable HTTP: initialize answered from server/discover (4.L1, 4.L2),
 // tools, content, resources, prompts and completion with per-request
 // _meta, ping and logging/setLevel answered by the broker (4.M1, 4.M2),
-// and the demo's multi round-trip tools (sampling, elicitation, roots)
-// turned into legacy server-to-client requests and retried (4.M6).
+// the demo's multi round-trip tools (sampling, elicitation, roots) turned
+// into legacy server-to-client requests and retried (4.M6), and
+// resources/subscribe emulated with subscriptions/listen (4.M3).
 func TestServeLegacyClientsTo2026(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -243,6 +244,16 @@ func TestServeLegacyClientsTo2026(t *testing.T) {
 				}
 			}
 			mustCall(t, ctx, c, "resources/read", map[string]any{"uri": "demo://static/readme"}, nil)
+			// resources/subscribe becomes the broker's subscriptions/listen
+			// upstream (4.M3); the server's resources/updated reaches the
+			// client without the 2026 subscriptionId.
+			mustCall(t, ctx, c, "resources/subscribe", map[string]any{"uri": "demo://static/readme"}, nil)
+			mustTool(t, ctx, c, "touch", map[string]any{"uri": "demo://static/readme"})
+			if _, err := c.WaitNotification(ctx, func(n fixture.Notification) bool {
+				return n.Method == "notifications/resources/updated"
+			}); err != nil {
+				t.Errorf("no resources/updated through the listen: %v", err)
+			}
 			mustCall(t, ctx, c, "prompts/get", map[string]any{"name": "greet", "arguments": map[string]string{"name": "Ada"}}, nil)
 			mustCall(t, ctx, c, "completion/complete", map[string]any{
 				"ref": map[string]any{"type": "ref/prompt", "name": "greet"}, "argument": map[string]any{"name": "name", "value": "A"}}, nil)

@@ -944,6 +944,17 @@ func TestStatelessUpstream(t *testing.T) {
 		t.Errorf("capabilities lost: %s", m.Raw)
 	}
 
+	// The server announces tool list changes: the broker listens (4.M3).
+	listen := h.server.recvObj()
+	wantEq(t, "listen", listen["method"], `"subscriptions/listen"`)
+	wantEq(t, "listen filter", get(listen, "params", "notifications"), `{"toolsListChanged":true}`)
+	checkValid(t, schemas.V20260728, mustJSON(t, listen), schemas.FromClient, "")
+	h.server.send(`{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":{"toolsListChanged":true},"_meta":{"io.modelcontextprotocol/subscriptionId":` + str(listen["id"]) + `}}}`)
+	h.server.send(`{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":` + str(listen["id"]) + `}}}`)
+	lc := h.client.recv() // the acknowledgement is consumed (4.M10)
+	checkValid(t, schemas.V20250618, lc.Raw, schemas.FromServer, "")
+	wantEq(t, "list_changed", decode(t, lc.Raw).(obj)["method"], `"notifications/tools/list_changed"`)
+
 	h.client.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	h.client.send(`{"jsonrpc":"2.0","id":"p","method":"ping"}`)
 	wantEq(t, "ping answered", h.client.recvObj()["id"], `"p"`)
@@ -980,6 +991,25 @@ func TestStatelessUpstream(t *testing.T) {
 	o := decode(t, res.Raw).(obj)
 	wantEq(t, "final id", o["id"], `"call"`)
 	wantEq(t, "final text", get(o, "result", "content", 0, "text"), `"the model said 4"`)
+
+	// resources/subscribe reopens the listen with the URI (4.M3): the old
+	// one is cancelled (stdio semantics, 4.M8), the client gets {}.
+	h.client.send(`{"jsonrpc":"2.0","id":"sub","method":"resources/subscribe","params":{"uri":"demo://r"}}`)
+	cancel := h.server.recvObj()
+	wantEq(t, "old listen cancelled", cancel["method"], `"notifications/cancelled"`)
+	wantEq(t, "cancelled id", get(cancel, "params", "requestId"), str(listen["id"]))
+	listen2 := h.server.recvObj()
+	wantEq(t, "new listen", listen2["method"], `"subscriptions/listen"`)
+	wantEq(t, "new filter", get(listen2, "params", "notifications"), `{"resourceSubscriptions":["demo://r"],"toolsListChanged":true}`)
+	wantEq(t, "subscribe answered", h.client.recvObj()["id"], `"sub"`)
+	h.server.send(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"demo://r","_meta":{"io.modelcontextprotocol/subscriptionId":` + str(listen2["id"]) + `}}}`)
+	up := h.client.recv()
+	checkValid(t, schemas.V20250618, up.Raw, schemas.FromServer, "")
+	u := decode(t, up.Raw).(obj)
+	wantEq(t, "updated", u["method"], `"notifications/resources/updated"`)
+	if get(u, "params", "_meta") != nil {
+		t.Errorf("subscriptionId leaked to the legacy client: %s", up.Raw)
+	}
 }
 
 // TestStatelessUpstreamRefusesOtherVersions: a server that does not list

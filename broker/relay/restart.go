@@ -128,7 +128,9 @@ func (s *session) restart(ctx context.Context) error {
 		s.goUpstream(ctx, up)
 		s.mu.Lock()
 		s.upGone = false
+		s.listenKey = "" // it died with the old upstream
 		s.mu.Unlock()
+		s.relisten(ctx, l)
 		return nil
 	}
 	fail := func(err error) error {

@@ -128,6 +128,8 @@ type session struct {
 	byServer    map[string]string      // server id key -> broker id key
 	replay      replayState            // upstream state to restore on restart
 	logLevel    atomic.Pointer[string] // the client's logging/setLevel (stateless upstream, 4.M2)
+	subs        map[string]bool        // subscribed URIs (stateless upstream, 4.M3)
+	listenKey   string                 // pending key of the upstream subscriptions/listen, or ""
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 }
@@ -146,6 +148,7 @@ func newSession(ctx context.Context, cfg Config, client transport.Conn, dial fun
 		serverCalls: map[string]*serverCall{},
 		byServer:    map[string]string{},
 		replay:      replayState{subscriptions: map[string][]byte{}},
+		subs:        map[string]bool{},
 	}
 }
 
@@ -327,6 +330,8 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 	switch {
 	case out.Kind == translators.Forward:
 		s.forward(ctx, m, out.Message, b)
+	case out.Kind == translators.Emulate && l.inDown != nil && (m.Method == "resources/subscribe" || m.Method == "resources/unsubscribe"):
+		s.subscribe(ctx, l, m, b)
 	case out.Kind == translators.Answer && out.Reply != nil:
 		if m.Method == "logging/setLevel" {
 			// 4.M2: the level travels in every later request's _meta.
@@ -930,7 +935,7 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return nil
 	case c.internal:
 		if m.Kind == jsonrpc.KindError {
-			s.log.Warn("relay: the restarted upstream refused a replayed request", "method", c.method, "error", string(m.Error))
+			s.log.Warn("relay: the upstream refused a request of the broker's", "method", c.method, "error", string(m.Error))
 		}
 		return nil
 	}

@@ -58,6 +58,17 @@ type mrtrRound struct {
 // discoverRequest is the broker's server/discover toward a stateless
 // upstream, with the client's capabilities and info as _meta (4.L2).
 func discoverRequest(id json.RawMessage, tctx translators.Context) []byte {
+	params := translators.NewObject()
+	params.Set("_meta", requestMeta(tctx))
+	n := translators.NewJSON(`{"jsonrpc":"2.0","method":"server/discover"}`)
+	n.Set("id", translators.Parse(id))
+	n.Set("params", params)
+	return n.Raw()
+}
+
+// requestMeta is the _meta of a request the broker itself sends to a
+// stateless upstream on the client's behalf (4.L1).
+func requestMeta(tctx translators.Context) *translators.Node {
 	caps := translators.ClientCapabilitiesTo2026(translators.Parse(tctx.ClientCapabilities), translators.CapabilityOptions{})
 	meta := translators.NewObject()
 	meta.Set(metaProtocolVersion, translators.NewString(schemas.V20260728.String()))
@@ -68,12 +79,98 @@ func discoverRequest(id json.RawMessage, tctx translators.Context) []byte {
 	if len(tctx.ClientInfo) > 0 {
 		meta.Set(metaClientInfo, translators.Parse(tctx.ClientInfo))
 	}
+	return meta
+}
+
+// subscribe emulates a legacy client's resources/subscribe or
+// resources/unsubscribe toward a stateless upstream (4.M3): the broker
+// keeps the session's set of subscribed URIs and reopens its upstream
+// subscriptions/listen with it, then answers {}. The listen's
+// notifications reach the client through the chain (4.F5 strips the
+// subscriptionId, 4.M10 drops the acknowledgement).
+func (s *session) subscribe(ctx context.Context, l *link, m *jsonrpc.Message, b *batch) {
+	uri := translators.Parse(m.Params).Get("uri").Str()
+	s.mu.Lock()
+	if m.Method == "resources/subscribe" {
+		s.subs[uri] = true
+	} else {
+		delete(s.subs, uri)
+	}
+	s.mu.Unlock()
+	s.relisten(ctx, l)
+	s.replyClient(ctx, m.ID, b, emptyResult(m.ID))
+}
+
+// listChangedFilter returns the list_changed members of a
+// SubscriptionFilter for the lists whose changes the server announces
+// (its capabilities, legacy shape: tools.listChanged ...).
+func listChangedFilter(serverCaps json.RawMessage) map[string]bool {
+	caps := translators.Parse(serverCaps)
+	out := map[string]bool{}
+	for list, member := range map[string]string{"tools": "toolsListChanged", "prompts": "promptsListChanged", "resources": "resourcesListChanged"} {
+		if caps.Get(list).Get("listChanged").Bool() {
+			out[member] = true
+		}
+	}
+	return out
+}
+
+// relisten replaces the session's upstream subscriptions/listen (4.M3):
+// it cancels the one open (stdio semantics of 4.M8: a
+// notifications/cancelled for its id) and opens one with the current
+// subscriptions and the list changes the server announces, unless there
+// is nothing to listen for. The listen is the broker's own request: it
+// never times out and its end is not relayed.
+func (s *session) relisten(ctx context.Context, l *link) {
+	lists := listChangedFilter(l.tctx.ServerCapabilities)
+	s.mu.Lock()
+	var old *call
+	if s.listenKey != "" {
+		old = s.pending[s.listenKey]
+		if old != nil {
+			s.removeLocked(old)
+		}
+		s.listenKey = ""
+	}
+	uris := make([]string, 0, len(s.subs))
+	for u := range s.subs {
+		uris = append(uris, u)
+	}
+	var c *call
+	if len(uris) > 0 || len(lists) > 0 {
+		c = &call{internal: true, method: "subscriptions/listen"}
+		s.registerLocked(c)
+		s.listenKey = c.key
+	}
+	s.mu.Unlock()
+	if old != nil {
+		_ = s.sendUp(ctx, cancelledNotification(old.upID, "mcpbroker: subscription set changed"), nil)
+	}
+	if c == nil {
+		return
+	}
+	slices.Sort(uris)
+	filter := translators.NewObject()
+	for member := range lists {
+		filter.Set(member, translators.NewValue(true))
+	}
+	if len(uris) > 0 {
+		arr := translators.NewArray()
+		for _, u := range uris {
+			arr.Append(translators.NewString(u))
+		}
+		filter.Set("resourceSubscriptions", arr)
+	}
 	params := translators.NewObject()
-	params.Set("_meta", meta)
-	n := translators.NewJSON(`{"jsonrpc":"2.0","method":"server/discover"}`)
-	n.Set("id", translators.Parse(id))
+	params.Set("_meta", requestMeta(s.requestContext(l)))
+	params.Set("notifications", filter)
+	n := translators.NewJSON(`{"jsonrpc":"2.0","method":"subscriptions/listen"}`)
+	n.Set("id", translators.Parse(c.upID))
 	n.Set("params", params)
-	return n.Raw()
+	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
+		s.take(c.key)
+		s.log.Warn("relay: opening the upstream subscriptions/listen failed", "err", err)
+	}
 }
 
 // initializeStateless answers the client's initialize m for a stateless
@@ -200,6 +297,9 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
 		"upstream_supports", supported)
 	s.sendClient(ctx, raw, c.clientID)
+	// List changes the server announces reach the legacy client through
+	// the broker's listen (4.M3).
+	s.relisten(ctx, l)
 	s.handshake <- nil
 	return nil
 }
