@@ -16,6 +16,7 @@
 //     [Command.Start]) for a server run as a child process.
 //   - [DialHTTP]: Streamable HTTP, revisions 2025-03-26 to 2025-11-25.
 //   - [DialSSE]: the legacy HTTP+SSE transport of 2024-11-05.
+//   - [DialHTTP2026] (client-facing: [HTTP2026Server]): stateless 2026-07-28.
 //
 // Toward a peer that is a client (client-facing), servers that yield one
 // Conn per session through Accept:
