@@ -29,7 +29,10 @@ FUZZ_TARGETS := \
 	./broker/sealed:FuzzParseState \
 	./broker/sealed:FuzzParamsDigest \
 	./broker/cache:FuzzHints \
-	./broker/cache:FuzzCanonicalParams
+	./broker/cache:FuzzCanonicalParams \
+	./broker/transport:FuzzParamHeaders \
+	./broker/transport:FuzzHeaderValue \
+	./broker/transport:FuzzRestoreIDs
 
 .PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps
 

@@ -185,7 +185,7 @@ func TestServeUnsolicitedOverHTTP(t *testing.T) {
 
 // TestServeLegacyClientsTo2026 runs `mcpbroker serve --upstream-revision
 // 2026-07-28` in front of the strict 2026-07-28 demo server (a child over
-// stdio) with strict fixture clients of every legacy revision over
+// stdio, or over the stateless Streamable HTTP of 2026) with strict fixture clients of every legacy revision over
 // Streamable HTTP: initialize answered from server/discover (4.L1, 4.L2),
 // tools, content, resources, prompts and completion with per-request
 // _meta, ping and logging/setLevel answered by the broker (4.M1, 4.M2),
@@ -201,8 +201,24 @@ func TestServeLegacyClientsTo2026(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upstream := []string{"--upstream-revision", "2026-07-28", "--server-validation", "strict",
-		"--upstream-cmd", bin + " demo-server --revision 2026-07-28"}
+	for _, server := range []string{"stdio", "http"} {
+		t.Run("server-"+server, func(t *testing.T) {
+			t.Parallel()
+			upstream := []string{"--upstream-revision", "2026-07-28", "--server-validation", "strict",
+				"--upstream-cmd", bin + " demo-server --revision 2026-07-28"}
+			if server == "http" {
+				demoAddr := brokerproc.DemoServer(t, bin, "2026-07-28")
+				upstream = []string{"--upstream-revision", "2026-07-28", "--server-validation", "strict",
+					"--upstream-url", "http://" + demoAddr + demo.PathMCP}
+			}
+			legacyClientsTo2026(t, bin, v, upstream)
+		})
+	}
+}
+
+// legacyClientsTo2026 runs the scenario of TestServeLegacyClientsTo2026
+// for clients of every legacy revision through a broker with upstream.
+func legacyClientsTo2026(t *testing.T, bin string, v *schemas.Validator, upstream []string) {
 	addr := brokerproc.Serve(t, bin, nil, upstream...)
 	for _, cr := range legacy {
 		t.Run("client-"+cr.String(), func(t *testing.T) {

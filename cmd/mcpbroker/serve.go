@@ -225,6 +225,11 @@ func upstreamStarter(cfg serveConfig, logger *slog.Logger) (upstream.StartFunc, 
 	// client holds no upstream stream).
 	opts := &transport.ClientOptions{Logger: logger, LazyGET: true}
 	switch {
+	case cfg.UpstreamURL != "" && cfg.UpstreamRevision == "2026-07-28":
+		// The stateless Streamable HTTP of 2026-07-28 (4.T1-4.T8).
+		return func(ctx context.Context) (transport.Conn, error) {
+			return transport.DialHTTP2026(ctx, cfg.UpstreamURL, opts)
+		}, "streamable-http (2026-07-28) " + cfg.UpstreamURL, false, nil
 	case cfg.UpstreamURL != "":
 		return func(ctx context.Context) (transport.Conn, error) {
 			return transport.DialHTTP(ctx, cfg.UpstreamURL, opts)
