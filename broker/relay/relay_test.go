@@ -1001,6 +1001,8 @@ func TestStatelessUpstream(t *testing.T) {
 	listen2 := h.server.recvObj()
 	wantEq(t, "new listen", listen2["method"], `"subscriptions/listen"`)
 	wantEq(t, "new filter", get(listen2, "params", "notifications"), `{"resourceSubscriptions":["demo://r"],"toolsListChanged":true}`)
+	// The answer waits for the acknowledgement of the new listen.
+	h.server.send(`{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":{"resourceSubscriptions":["demo://r"],"toolsListChanged":true},"_meta":{"io.modelcontextprotocol/subscriptionId":` + str(listen2["id"]) + `}}}`)
 	wantEq(t, "subscribe answered", h.client.recvObj()["id"], `"sub"`)
 	h.server.send(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"demo://r","_meta":{"io.modelcontextprotocol/subscriptionId":` + str(listen2["id"]) + `}}}`)
 	up := h.client.recv()

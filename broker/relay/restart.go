@@ -130,7 +130,7 @@ func (s *session) restart(ctx context.Context) error {
 		s.upGone = false
 		s.listenKey = "" // it died with the old upstream
 		s.mu.Unlock()
-		s.relisten(ctx, l)
+		s.relisten(ctx, l, nil)
 		return nil
 	}
 	fail := func(err error) error {

@@ -130,6 +130,7 @@ type session struct {
 	logLevel    atomic.Pointer[string] // the client's logging/setLevel (stateless upstream, 4.M2)
 	subs        map[string]bool        // subscribed URIs (stateless upstream, 4.M3)
 	listenKey   string                 // pending key of the upstream subscriptions/listen, or ""
+	ackWaiters  map[string][]waiter    // subscribe requests answered when that listen is acknowledged
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 }
@@ -149,6 +150,7 @@ func newSession(ctx context.Context, cfg Config, client transport.Conn, dial fun
 		byServer:    map[string]string{},
 		replay:      replayState{subscriptions: map[string][]byte{}},
 		subs:        map[string]bool{},
+		ackWaiters:  map[string][]waiter{},
 	}
 }
 
@@ -752,6 +754,7 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 		case c.reinit != nil:
 			c.reinit <- nil
 		case c.internal:
+			s.releaseWaiters(ctx, c.key, upstreamClosed)
 		case c.init:
 			s.replyClient(ctx, c.clientID, c.batch, upstreamClosed(c.clientID))
 			s.handshake <- fmt.Errorf("%w: upstream closed: %w", ErrHandshake, cause)
@@ -863,6 +866,9 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 	if ve := s.validate(l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
 		return // logged by validate
 	}
+	if m.Method == methodAcknowledged {
+		s.acknowledged(ctx, m, related)
+	}
 	rel := s.clientRelated(related)
 	var cancelled *serverCall
 	switch m.Method {
@@ -937,6 +943,7 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		if m.Kind == jsonrpc.KindError {
 			s.log.Warn("relay: the upstream refused a request of the broker's", "method", c.method, "error", string(m.Error))
 		}
+		s.releaseWaiters(ctx, c.key, nil) // a listen that ended
 		return nil
 	}
 	if c.init {

@@ -97,8 +97,58 @@ func (s *session) subscribe(ctx context.Context, l *link, m *jsonrpc.Message, b 
 		delete(s.subs, uri)
 	}
 	s.mu.Unlock()
-	s.relisten(ctx, l)
-	s.replyClient(ctx, m.ID, b, emptyResult(m.ID))
+	// The answer waits for the new listen's acknowledgement, so that a
+	// change right after it is not missed (4.M3).
+	if s.relisten(ctx, l, &waiter{id: bytes.Clone(m.ID), batch: b}) == "" {
+		s.replyClient(ctx, m.ID, b, emptyResult(m.ID))
+	}
+}
+
+// waiter is a client request answered {} later.
+type waiter struct {
+	id    json.RawMessage
+	batch *batch
+}
+
+// methodAcknowledged is the first message of a subscriptions/listen stream
+// (4.M10), consumed by the broker.
+const methodAcknowledged = "notifications/subscriptions/acknowledged"
+
+// acknowledged answers the subscribe requests waiting for the listen the
+// acknowledgement m names (its subscriptionId, or the stream it came on).
+func (s *session) acknowledged(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) {
+	id := related
+	if sid := translators.Parse(m.Params).Get("_meta").Get("io.modelcontextprotocol/subscriptionId"); sid != nil {
+		id = sid.Raw()
+	}
+	s.mu.Lock()
+	key := s.listenKey // no id (its _meta is optional): the current listen
+	if len(id) > 0 {
+		key = jsonrpc.IDKey(id)
+	}
+	ws := s.ackWaiters[key]
+	delete(s.ackWaiters, key)
+	s.mu.Unlock()
+	for _, w := range ws {
+		s.replyClient(ctx, w.id, w.batch, emptyResult(w.id))
+	}
+}
+
+// releaseWaiters answers the subscribe requests waiting for the listen
+// with the given pending key, which ended or was replaced without an
+// acknowledgement: with {} (reply nil) or with reply(id).
+func (s *session) releaseWaiters(ctx context.Context, key string, reply func(json.RawMessage) []byte) {
+	s.mu.Lock()
+	ws := s.ackWaiters[key]
+	delete(s.ackWaiters, key)
+	s.mu.Unlock()
+	for _, w := range ws {
+		if reply == nil {
+			s.replyClient(ctx, w.id, w.batch, emptyResult(w.id))
+		} else {
+			s.replyClient(ctx, w.id, w.batch, reply(w.id))
+		}
+	}
 }
 
 // listChangedFilter returns the list_changed members of a
@@ -115,13 +165,18 @@ func listChangedFilter(serverCaps json.RawMessage) map[string]bool {
 	return out
 }
 
-// relisten replaces the session's upstream subscriptions/listen (4.M3):
+// relisten replaces the session's upstream subscriptions/listen (4.M3),
+// returning the pending key of the new one ("" when none was opened):
 // it cancels the one open (stdio semantics of 4.M8: a
 // notifications/cancelled for its id) and opens one with the current
 // subscriptions and the list changes the server announces, unless there
 // is nothing to listen for. The listen is the broker's own request: it
 // never times out and its end is not relayed.
-func (s *session) relisten(ctx context.Context, l *link) {
+//
+// w, when not nil, is answered {} once the new listen is acknowledged (it
+// is registered before the listen is sent, so that a fast acknowledgement
+// is not missed); when no listen is opened the caller answers it.
+func (s *session) relisten(ctx context.Context, l *link, w *waiter) string {
 	lists := listChangedFilter(l.tctx.ServerCapabilities)
 	s.mu.Lock()
 	var old *call
@@ -141,13 +196,17 @@ func (s *session) relisten(ctx context.Context, l *link) {
 		c = &call{internal: true, method: "subscriptions/listen"}
 		s.registerLocked(c)
 		s.listenKey = c.key
+		if w != nil {
+			s.ackWaiters[c.key] = append(s.ackWaiters[c.key], *w)
+		}
 	}
 	s.mu.Unlock()
 	if old != nil {
 		_ = s.sendUp(ctx, cancelledNotification(old.upID, "mcpbroker: subscription set changed"), nil)
+		s.releaseWaiters(ctx, old.key, nil)
 	}
 	if c == nil {
-		return
+		return ""
 	}
 	slices.Sort(uris)
 	filter := translators.NewObject()
@@ -170,7 +229,9 @@ func (s *session) relisten(ctx context.Context, l *link) {
 	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
 		s.take(c.key)
 		s.log.Warn("relay: opening the upstream subscriptions/listen failed", "err", err)
+		s.releaseWaiters(ctx, c.key, nil)
 	}
+	return c.key
 }
 
 // initializeStateless answers the client's initialize m for a stateless
@@ -299,7 +360,7 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 	s.sendClient(ctx, raw, c.clientID)
 	// List changes the server announces reach the legacy client through
 	// the broker's listen (4.M3).
-	s.relisten(ctx, l)
+	s.relisten(ctx, l, nil)
 	s.handshake <- nil
 	return nil
 }
