@@ -256,7 +256,7 @@ func (s *session) abort(reason string) {
 		}
 		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+reason, nil))
 		if !c.init {
-			_ = s.sendUp(ctx, cancelledNotification(c.upID, "mcpbroker: "+reason), nil)
+			_ = s.sendUp(ctx, translators.CancelledNotification(c.upID, "mcpbroker: "+reason), nil)
 		}
 	}
 }

@@ -300,7 +300,7 @@ func (s *session) clientMessage(ctx context.Context, m *jsonrpc.Message, b *batc
 
 func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batch) error {
 	if m.Method == methodPing {
-		s.replyClient(ctx, m.ID, b, emptyResult(m.ID))
+		s.replyClient(ctx, m.ID, b, translators.EmptyResult(m.ID))
 		return nil
 	}
 	l := s.link.Load()
@@ -361,7 +361,7 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 		s.replyClient(ctx, clientID, b, invalidRequest(clientID, "request id "+string(clientID)+" is already in use by a pending request"))
 		return
 	}
-	token := progressToken(m.Params)
+	token := translators.ProgressToken(m.Params)
 	for attempt := 0; ; attempt++ {
 		if err := s.ensureUp(ctx); err != nil {
 			s.replyClient(ctx, clientID, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
@@ -487,7 +487,7 @@ func (s *session) expire(key string) {
 		s.handshake <- fmt.Errorf("%w: initialize timed out after %v", ErrHandshake, s.cfg.RequestTimeout)
 		return
 	}
-	_ = s.sendUp(ctx, cancelledNotification(c.upID, "mcpbroker: request timed out"), nil)
+	_ = s.sendUp(ctx, translators.CancelledNotification(c.upID, "mcpbroker: request timed out"), nil)
 }
 
 func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
@@ -527,7 +527,7 @@ func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		}
 		// The client ignores any late response; a batch no longer waits.
 		s.replyClient(ctx, cancelled.clientID, cancelled.batch, nil)
-		raw = setParam(raw, "requestId", cancelled.upID)
+		raw = translators.SetParam(raw, "requestId", cancelled.upID)
 	}
 	_ = s.sendUp(ctx, raw, nil)
 }
@@ -817,7 +817,7 @@ func (s *session) clientRelated(related json.RawMessage) json.RawMessage {
 
 func (s *session) serverRequest(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) {
 	if m.Method == methodPing {
-		_ = s.sendUp(ctx, emptyResult(m.ID), m.ID)
+		_ = s.sendUp(ctx, translators.EmptyResult(m.ID), m.ID)
 		return
 	}
 	l := s.link.Load()
@@ -906,7 +906,7 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 		s.mu.Lock()
 		s.removeServerLocked(cancelled)
 		s.mu.Unlock()
-		raw = setParam(raw, "requestId", cancelled.brokerID)
+		raw = translators.SetParam(raw, "requestId", cancelled.brokerID)
 	}
 	s.sendClient(ctx, raw, rel)
 }
@@ -1155,43 +1155,6 @@ func idOffset(raw []byte, m *jsonrpc.Message) (int, bool) {
 		return 0, false
 	}
 	return off, true
-}
-
-// setParam returns raw with params[key] replaced by the JSON value v.
-func setParam(raw []byte, key string, v json.RawMessage) []byte {
-	n := translators.Parse(raw)
-	n.Get("params").Set(key, translators.Parse(v))
-	return n.Raw()
-}
-
-// progressToken returns params._meta.progressToken, or nil.
-func progressToken(params json.RawMessage) json.RawMessage {
-	if !bytes.Contains(params, []byte(`"progressToken"`)) {
-		return nil
-	}
-	t := translators.Parse(params).Get("_meta").Get("progressToken")
-	if t.IsString() || t.IsNumber() {
-		return bytes.Clone(t.Raw())
-	}
-	return nil
-}
-
-// emptyResult is the response {} to the request with the given id.
-func emptyResult(id json.RawMessage) []byte {
-	b := make([]byte, 0, 40+len(id))
-	b = append(b, `{"jsonrpc":"2.0","id":`...)
-	b = append(b, id...)
-	return append(b, `,"result":{}}`...)
-}
-
-// cancelledNotification is a notifications/cancelled for the request id.
-func cancelledNotification(id json.RawMessage, reason string) []byte {
-	b := make([]byte, 0, 96+len(id)+len(reason))
-	b = append(b, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":`...)
-	b = append(b, id...)
-	b = append(b, `,"reason":`...)
-	b = strconv.AppendQuote(b, reason)
-	return append(b, `}}`...)
 }
 
 func invalidRequest(id json.RawMessage, detail string) []byte {

@@ -100,7 +100,7 @@ func (s *session) subscribe(ctx context.Context, l *link, m *jsonrpc.Message, b 
 	// The answer waits for the new listen's acknowledgement, so that a
 	// change right after it is not missed (4.M3).
 	if s.relisten(ctx, l, &waiter{id: bytes.Clone(m.ID), batch: b}) == "" {
-		s.replyClient(ctx, m.ID, b, emptyResult(m.ID))
+		s.replyClient(ctx, m.ID, b, translators.EmptyResult(m.ID))
 	}
 }
 
@@ -130,7 +130,7 @@ func (s *session) acknowledged(ctx context.Context, m *jsonrpc.Message, related 
 	delete(s.ackWaiters, key)
 	s.mu.Unlock()
 	for _, w := range ws {
-		s.replyClient(ctx, w.id, w.batch, emptyResult(w.id))
+		s.replyClient(ctx, w.id, w.batch, translators.EmptyResult(w.id))
 	}
 }
 
@@ -144,7 +144,7 @@ func (s *session) releaseWaiters(ctx context.Context, key string, reply func(jso
 	s.mu.Unlock()
 	for _, w := range ws {
 		if reply == nil {
-			s.replyClient(ctx, w.id, w.batch, emptyResult(w.id))
+			s.replyClient(ctx, w.id, w.batch, translators.EmptyResult(w.id))
 		} else {
 			s.replyClient(ctx, w.id, w.batch, reply(w.id))
 		}
@@ -202,7 +202,7 @@ func (s *session) relisten(ctx context.Context, l *link, w *waiter) string {
 	}
 	s.mu.Unlock()
 	if old != nil {
-		_ = s.sendUp(ctx, cancelledNotification(old.upID, "mcpbroker: subscription set changed"), nil)
+		_ = s.sendUp(ctx, translators.CancelledNotification(old.upID, "mcpbroker: subscription set changed"), nil)
 		s.releaseWaiters(ctx, old.key, nil)
 	}
 	if c == nil {

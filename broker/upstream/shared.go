@@ -436,7 +436,7 @@ func (u *upstream) initReplyLocked(id json.RawMessage, offered string) []byte {
 func (u *upstream) serverRequest(m *jsonrpc.Message, related json.RawMessage) []delivery {
 	id := bytes.Clone(m.ID)
 	if m.Method == methodPing {
-		u.sendLater([]outgoing{{emptyResult(id), id}})
+		u.sendLater([]outgoing{{translators.EmptyResult(id), id}})
 		return nil
 	}
 	u.mu.Lock()
@@ -500,7 +500,7 @@ func (u *upstream) notification(m *jsonrpc.Message, related json.RawMessage) []d
 			u.log.Debug("upstream: shared upstream: progress for an unknown token dropped")
 			return nil
 		}
-		return []delivery{{c.v, transport.Message{Raw: setParam(m.Raw, "progressToken", c.token), Related: c.id}}}
+		return []delivery{{c.v, transport.Message{Raw: translators.SetParam(m.Raw, "progressToken", c.token), Related: c.id}}}
 	case methodCancelled:
 		if reqID := translators.Parse(m.Params).Get("requestId"); reqID != nil {
 			key := jsonrpc.IDKey(reqID.Raw())
@@ -617,7 +617,7 @@ func (v *virtual) end(err error, drain bool) {
 		for _, c := range v.ids {
 			u.forgetLocked(c)
 			if live {
-				out = append(out, outgoing{raw: cancelledNotification(c.gid, "mcpbroker: the client session ended")})
+				out = append(out, outgoing{raw: translators.CancelledNotification(c.gid, "mcpbroker: the client session ended")})
 			}
 		}
 		if u.init != nil && u.init.v == v {
@@ -691,7 +691,7 @@ func (v *virtual) Send(ctx context.Context, m transport.Message) error {
 func (v *virtual) request(ctx context.Context, m *jsonrpc.Message) error {
 	u := v.u
 	c := &call{v: v, id: bytes.Clone(m.ID), idKey: jsonrpc.IDKey(m.ID)}
-	token := progressToken(m.Params)
+	token := translators.ProgressToken(m.Params)
 	var gtok json.RawMessage
 	u.mu.Lock()
 	if u.isEnded() {
@@ -811,7 +811,7 @@ func (v *virtual) notify(ctx context.Context, m *jsonrpc.Message) error {
 			return nil
 		}
 		u.forgetLocked(c)
-		raw = setParam(raw, "requestId", c.gid)
+		raw = translators.SetParam(raw, "requestId", c.gid)
 	}
 	u.mu.Unlock()
 	return u.send(ctx, raw, nil)
@@ -841,41 +841,4 @@ func withID(raw []byte, id json.RawMessage) []byte {
 	n := translators.Parse(raw)
 	n.Set("id", translators.Parse(id))
 	return n.Raw()
-}
-
-// setParam returns the message raw with params[key] replaced by v.
-func setParam(raw []byte, key string, v json.RawMessage) []byte {
-	n := translators.Parse(raw)
-	n.Get("params").Set(key, translators.Parse(v))
-	return n.Raw()
-}
-
-// progressToken returns params._meta.progressToken, or nil.
-func progressToken(params json.RawMessage) json.RawMessage {
-	if !bytes.Contains(params, []byte(`"progressToken"`)) {
-		return nil
-	}
-	t := translators.Parse(params).Get("_meta").Get("progressToken")
-	if t.IsString() || t.IsNumber() {
-		return bytes.Clone(t.Raw())
-	}
-	return nil
-}
-
-// emptyResult is the response {} to the request with the given id.
-func emptyResult(id json.RawMessage) []byte {
-	b := make([]byte, 0, 40+len(id))
-	b = append(b, `{"jsonrpc":"2.0","id":`...)
-	b = append(b, id...)
-	return append(b, `,"result":{}}`...)
-}
-
-// cancelledNotification is a notifications/cancelled for the request id.
-func cancelledNotification(id json.RawMessage, reason string) []byte {
-	b := make([]byte, 0, 96+len(id)+len(reason))
-	b = append(b, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":`...)
-	b = append(b, id...)
-	b = append(b, `,"reason":`...)
-	b = strconv.AppendQuote(b, reason)
-	return append(b, `}}`...)
 }
