@@ -283,7 +283,7 @@ func rows12() []Row {
 			Note: "down: STRIP params.message from notifications/progress, whether sent by a 2025-03-26 server to an old client or by a new client to an old server (loss); up: nothing"},
 		{ID: "1.E1", Verb: "PASS / PASS", Owner: "translators",
 			Note: "error responses keep their code and pass unchanged both ways (recorded as applied)"},
-		{ID: "1.A1", Verb: "ADD / STRIP", Owner: broker,
+		{ID: "1.A1", Verb: "ADD / STRIP", Owner: "broker (auth policy; not implemented yet)",
 			Note: "auth: toward a 2025-03-26 server the broker holds upstream credentials and adds Authorization itself; toward a 2024-11-05 server it may act as resource server and never forwards the client's bearer token"},
 	}
 }

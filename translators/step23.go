@@ -513,7 +513,7 @@ func rows23() []Row {
 			Note: "ResourceReference renamed ResourceTemplateReference, same wire shape: ref/resource passes both ways (row recorded as applied)."},
 		{ID: "2.E1", Verb: "PASS / PASS", Owner: tr,
 			Note: "No new error codes: error responses pass with their code both ways (row recorded as applied)."},
-		{ID: "2.A1", Verb: "EMULATE / EMULATE", Owner: broker,
+		{ID: "2.A1", Verb: "EMULATE / EMULATE", Owner: "broker (auth policy; not implemented yet)",
 			Note: "OAuth resource-server changes (PRM, WWW-Authenticate resource_metadata, RFC 8707 resource, audience checks) are HTTP auth handled by the broker; nothing in the message."},
 	}
 }

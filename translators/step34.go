@@ -531,6 +531,6 @@ func rows34() []Row {
 		{"3.F5", "STRIP / PASS", tr, "down: StringSchema/NumberSchema default stripped from requestedSchema properties, recorded as losses", nil},
 		{ID: "3.F6", Verb: "PASS / PASS", Owner: tr, Note: "PASS both ways (the optional -32602 → isError MAP and tool-name rename table are not done)", Tests: []string{"TestCorpus34", "TestRoundTripProperty"}},
 		{"3.E1", "MAP / PASS", tr, "down: -32042 keeps its code; the URLs of data.elicitations are appended to error.message (see 3.L3)", nil},
-		{"3.A1", "ADD / PASS", b5, "auth: the broker adds WWW-Authenticate resource_metadata on relayed 401s for old clients; nothing in the messages", nil},
+		{"3.A1", "ADD / PASS", "broker (auth policy; not implemented yet)", "auth: the broker adds WWW-Authenticate resource_metadata on relayed 401s for old clients; nothing in the messages", nil},
 	}
 }
