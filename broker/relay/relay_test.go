@@ -1038,3 +1038,31 @@ func mustJSON(tb testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// TestStatelessInputNotAnswered: a client that never answers an input
+// request of a 2026 server's InputRequiredResult gets, after the request
+// timeout, a CodeRequestTimeout error for its original request (issue 6,
+// bad input: a bounded wait).
+func TestStatelessInputNotAnswered(t *testing.T) {
+	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: schemas.V20260728, RequestTimeout: 200 * time.Millisecond})
+	h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"c","version":"1"}}}`)
+	d := h.server.recvObj()
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(d["id"]) + `,"result":{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"ttlMs":0,"cacheScope":"private"}}`)
+	h.client.recvObj()
+	h.client.send(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"sample","arguments":{}}}`)
+	first := h.server.recvObj()
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(first["id"]) + `,"result":{"resultType":"input_required","inputRequests":{"q":{"method":"sampling/createMessage","params":{"messages":[{"role":"user","content":{"type":"text","text":"?"}}],"maxTokens":5}}}}}`)
+	ask := h.client.recvObj()
+	wantEq(t, "input request", ask["method"], `"sampling/createMessage"`)
+	start := time.Now()
+	e := h.client.recvObj() // no answer from the client
+	wantEq(t, "failed request", e["id"], `"call"`)
+	wantEq(t, "code", errorCode(e), strconv.Itoa(CodeRequestTimeout))
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("waited %v for the timeout of 200ms", waited)
+	}
+	// A late answer changes nothing and the session goes on.
+	h.client.send(`{"jsonrpc":"2.0","id":` + str(ask["id"]) + `,"result":{"role":"assistant","content":{"type":"text","text":"late"},"model":"m"}}`)
+	h.client.send(`{"jsonrpc":"2.0","id":"p","method":"ping"}`)
+	wantEq(t, "after", h.client.recvObj()["id"], `"p"`)
+}

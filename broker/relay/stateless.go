@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -53,6 +54,39 @@ type mrtrRound struct {
 	answers map[string]json.RawMessage // inputResponses gathered so far, by key
 	want    int                        // input requests in the round
 	failed  bool                       // an answer was an error: the call was answered
+	done    bool                       // every answer came: the request was retried
+	timer   *time.Timer                // bounds the wait for the client's answers
+}
+
+// defaultInputTimeout bounds the wait for a client's answers to the input
+// requests of one round when the configuration sets no RequestTimeout.
+const defaultInputTimeout = 5 * time.Minute
+
+// armRound bounds the wait for the round's answers: when the client has
+// not answered them all in time, the request fails with
+// CodeRequestTimeout (a 2026 server keeps no state for it: nothing to
+// cancel upstream).
+func (s *session) armRound(round *mrtrRound) {
+	d := s.cfg.RequestTimeout
+	if d <= 0 {
+		d = defaultInputTimeout
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if round.failed || round.done || s.closed {
+		return
+	}
+	round.timer = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		if s.closed || round.failed || round.done {
+			s.mu.Unlock()
+			return
+		}
+		s.timers.Add(1)
+		s.mu.Unlock()
+		defer s.timers.Done()
+		s.mrtrFailCode(s.ctx, round, CodeRequestTimeout, fmt.Sprintf("the client did not answer the server's input requests within %v", d))
+	})
 }
 
 // discoverRequest is the broker's server/discover toward a stateless
@@ -441,6 +475,7 @@ func (s *session) inputRequired(ctx context.Context, l *link, c *call, m *jsonrp
 	for _, x := range sends {
 		s.sendClient(ctx, x.raw, c.clientID)
 	}
+	s.armRound(round)
 	return true
 }
 
@@ -476,21 +511,35 @@ func (s *session) mrtrAnswer(ctx context.Context, sc *serverCall, m *jsonrpc.Mes
 	}
 	round.answers[sc.inputKey] = bytes.Clone(a.Result)
 	done := len(round.answers) == round.want
+	if done {
+		round.done = true
+		if round.timer != nil {
+			round.timer.Stop()
+		}
+	}
 	s.mu.Unlock()
 	if done {
 		s.retry(ctx, l, round)
 	}
 }
 
-// mrtrFail answers the round's request with an error and forgets the
-// round's other input requests.
+// mrtrFail answers the round's request with a -32603 error and forgets
+// the round's other input requests.
 func (s *session) mrtrFail(ctx context.Context, round *mrtrRound, why string) {
+	s.mrtrFailCode(ctx, round, jsonrpc.CodeInternalError, why)
+}
+
+// mrtrFailCode is mrtrFail with the error code.
+func (s *session) mrtrFailCode(ctx context.Context, round *mrtrRound, code int, why string) {
 	s.mu.Lock()
-	if round.failed {
+	if round.failed || round.done {
 		s.mu.Unlock()
 		return
 	}
 	round.failed = true
+	if round.timer != nil {
+		round.timer.Stop()
+	}
 	for k, sc := range s.serverCalls {
 		if sc.round == round {
 			delete(s.serverCalls, k)
@@ -499,7 +548,7 @@ func (s *session) mrtrFail(ctx context.Context, round *mrtrRound, why string) {
 	s.mu.Unlock()
 	c := round.call
 	s.log.Warn("relay: input round failed", "method", c.method, "id", string(c.clientID), "why", why)
-	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+why, nil))
+	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, code, "mcpbroker: "+why, nil))
 }
 
 // retry sends the round's original request again, under a new broker id,
