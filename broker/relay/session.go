@@ -608,13 +608,29 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 	n := translators.Parse(out.Message)
 	n.Get("params").Set("protocolVersion", translators.NewString(offered.String()))
 
+	s.restartMu.Lock()
+	s.upInit = bytes.Clone(n.Raw())
+	s.restartMu.Unlock()
+	c := &call{clientID: bytes.Clone(m.ID), clientKey: jsonrpc.IDKey(m.ID), method: methodInitialize, init: true}
+	return s.handshakeUp(ctx, m, clientRev, tctx, c, func(id json.RawMessage) []byte {
+		n.Set("id", translators.Parse(id))
+		return n.Raw()
+	})
+}
+
+// handshakeUp records the client's revision and Context, dials the
+// upstream and sends it the broker's first request c (built by request
+// with the broker id), then waits for the outcome that finishHandshake or
+// finishDiscover reports. It answers the client's initialize m itself when
+// the upstream cannot be reached.
+func (s *session) handshakeUp(ctx context.Context, m *jsonrpc.Message, clientRev schemas.Revision, tctx translators.Context, c *call, request func(id json.RawMessage) []byte) error {
 	s.mu.Lock()
 	s.initStarted = true
 	s.clientRev = clientRev
 	s.tctx = tctx
 	s.mu.Unlock()
 
-	s.log.Debug("relay: dialing upstream", "client_revision", clientRev, "offered", offered)
+	s.log.Debug("relay: dialing upstream", "client_revision", clientRev, "offered", s.cfg.UpstreamRevision)
 	up, err := s.dial(ctx)
 	if err != nil {
 		s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: upstream unavailable: "+err.Error(), nil), m.ID)
@@ -624,16 +640,11 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 	s.up = up
 	s.upMu.Unlock()
 
-	c := &call{clientID: bytes.Clone(m.ID), clientKey: jsonrpc.IDKey(m.ID), method: methodInitialize, init: true}
 	s.mu.Lock()
 	s.registerLocked(c)
 	s.mu.Unlock()
-	s.restartMu.Lock()
-	s.upInit = bytes.Clone(n.Raw())
-	s.restartMu.Unlock()
-	n.Set("id", translators.Parse(c.upID))
 	s.goUpstream(ctx, up)
-	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
+	if err := s.sendUp(ctx, request(c.upID), nil); err != nil {
 		if s.take(c.key) != nil {
 			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
 		}
@@ -644,7 +655,7 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 	case err := <-s.handshake:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("relay: waiting for the upstream handshake: %w", ctx.Err())
+		return fmt.Errorf("relay: waiting for the upstream %s: %w", c.method, ctx.Err())
 	}
 }
 

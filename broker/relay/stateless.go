@@ -271,37 +271,8 @@ func (s *session) relisten(ctx context.Context, l *link, w *waiter) string {
 // initializeStateless answers the client's initialize m for a stateless
 // upstream: it dials, sends server/discover and waits for finishDiscover.
 func (s *session) initializeStateless(ctx context.Context, m *jsonrpc.Message, clientRev schemas.Revision, tctx translators.Context) error {
-	s.mu.Lock()
-	s.initStarted = true
-	s.clientRev = clientRev
-	s.tctx = tctx
-	s.mu.Unlock()
-	up, err := s.dial(ctx)
-	if err != nil {
-		s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: upstream unavailable: "+err.Error(), nil), m.ID)
-		return fmt.Errorf("relay: dial upstream: %w", err)
-	}
-	s.upMu.Lock()
-	s.up = up
-	s.upMu.Unlock()
 	c := &call{clientID: bytes.Clone(m.ID), clientKey: jsonrpc.IDKey(m.ID), method: methodDiscover, init: true, discover: true}
-	s.mu.Lock()
-	s.registerLocked(c)
-	s.mu.Unlock()
-	s.goUpstream(ctx, up)
-	if err := s.sendUp(ctx, discoverRequest(c.upID, tctx), nil); err != nil {
-		if s.take(c.key) != nil {
-			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
-		}
-		return fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	s.arm(c)
-	select {
-	case err := <-s.handshake:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("relay: waiting for the upstream discovery: %w", ctx.Err())
-	}
+	return s.handshakeUp(ctx, m, clientRev, tctx, c, func(id json.RawMessage) []byte { return discoverRequest(id, tctx) })
 }
 
 // finishDiscover handles the upstream's answer to the broker's
