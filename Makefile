@@ -65,7 +65,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		bash .ci/fuzz-one "$(GO)" $$pkg $$name $(FUZZTIME); \
 	done
 
 # Every package's benchmarks, ./testsuite/bench/ (the broker end to end
