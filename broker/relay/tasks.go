@@ -540,6 +540,10 @@ func isTaskCall(related json.RawMessage) bool {
 // input request makes the task input_required, which the client is told
 // first. It returns the message and its new related id.
 func (s *session) taskRelated(ctx context.Context, raw []byte, related json.RawMessage) ([]byte, json.RawMessage) {
+	n := translators.Parse(raw)
+	if !n.Has("method") {
+		return raw, related // a response goes by its id
+	}
 	s.mu.Lock()
 	var t *task
 	if s.tasks != nil {
@@ -547,20 +551,16 @@ func (s *session) taskRelated(ctx context.Context, raw []byte, related json.RawM
 	}
 	if t == nil {
 		s.mu.Unlock()
-		return raw, nil // the task is gone: nothing to relate to
+		return raw, related // the task is gone (or the id is the client's own)
 	}
-	n := translators.Parse(raw)
 	var note []byte
-	if n.Has("method") && n.Has("id") && t.status == taskWorking {
+	if n.Has("id") && t.status == taskWorking {
 		t.setStatus(taskInputRequired, "The server needs input from the client: see the requests related to this task.")
 		note = statusNotification(t.view())
 	}
 	rel := firstWaiter(t)
 	id := t.id
 	s.mu.Unlock()
-	if !n.Has("method") {
-		return raw, rel // a response: not expected here
-	}
 	p := n.Get("params")
 	if !p.IsObject() {
 		p = translators.NewObject()

@@ -414,3 +414,19 @@ func Test4M5TaskExpiry(t *testing.T) {
 	wantEq(t, "tasks/get after expiry", errorCode(th.taskCall("g2", "tasks/get", taskID)), `-32602`)
 	wantEq(t, "tasks/list after expiry", get(th.call("l", "tasks/list", `{}`), "result"), `{"tasks":[]}`)
 }
+
+// Test4M5ClientIDLikeTaskCall: a client request whose id looks like the
+// broker's task call ids is relayed as any other: what belongs to it keeps
+// its Related and gets no related-task _meta.
+func Test4M5ClientIDLikeTaskCall(t *testing.T) {
+	th := startTasks(t, Config{}, "2025-11-25")
+	th.client.send(`{"jsonrpc":"2.0","id":"mcpbroker-task-mine","method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"progressToken":"pt"}}}`)
+	up := th.upstream()
+	th.server.sendRel(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"pt","progress":1}}`, str(up["id"]))
+	p, rel := th.fromBroker("")
+	wantEq(t, "progress Related", json.RawMessage(rel), `"mcpbroker-task-mine"`)
+	wantEq(t, "progress _meta", get(p, "params", "_meta"), `null`)
+	th.server.send(`{"jsonrpc":"2.0","id":` + str(up["id"]) + `,"result":{"resultType":"complete","content":[]}}`)
+	r, _ := th.fromBroker("tools/call")
+	wantEq(t, "answer id", r["id"], `"mcpbroker-task-mine"`)
+}
