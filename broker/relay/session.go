@@ -131,6 +131,7 @@ type session struct {
 	subs        map[string]bool        // subscribed URIs (stateless upstream, 4.M3)
 	listenKey   string                 // pending key of the upstream subscriptions/listen, or ""
 	ackWaiters  map[string][]waiter    // subscribe requests answered when that listen is acknowledged
+	tasks       *taskStore             // emulated tasks (4.M5, tasks.go); nil until the first
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 }
@@ -163,6 +164,7 @@ func (s *session) shutdown() {
 			c.timer.Stop()
 		}
 	}
+	s.stopTasksLocked()
 	s.mu.Unlock()
 	s.timers.Wait()
 	s.pushes.Wait()
@@ -180,6 +182,9 @@ func (s *session) shutdown() {
 // sendClient sends one frame to the client. related is the client's id of
 // the request the frame belongs to, or nil.
 func (s *session) sendClient(ctx context.Context, raw []byte, related json.RawMessage) {
+	if isTaskCall(related) {
+		raw, related = s.taskRelated(ctx, raw, related) // 4.M5
+	}
 	s.clientMu.Lock()
 	defer s.clientMu.Unlock()
 	if err := s.client.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
@@ -330,6 +335,7 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
 	s.logOutcome(ctx, "c2s", m.Method, m, out)
 	switch {
+	case s.handleTask(ctx, l, m, out, b): // 4.M5, tasks.go
 	case out.Kind == translators.Forward:
 		s.forward(ctx, m, out.Message, b)
 	case out.Kind == translators.Emulate && l.inDown != nil && (m.Method == "resources/subscribe" || m.Method == "resources/unsubscribe"):
@@ -982,7 +988,7 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 	var raw []byte
 	switch {
 	case out.Kind == translators.Forward:
-		raw = withID(out.Message, m, c.clientID)
+		raw = s.markTaskTools(l, c.method, withID(out.Message, m, c.clientID)) // 4.M5
 	case out.Kind == translators.Emulate && c.upRaw != nil && s.inputRequired(ctx, l, c, m):
 		return nil // 4.M6: the input requests went to the client
 	default:
