@@ -94,6 +94,14 @@ func run2026Scenario(ctx context.Context, t *testing.T, c *fixture.Client, sr sc
 			t.Errorf("elicit: %q", res.Text())
 		}
 	}
+	if sr == schemas.V20251125 {
+		// 4.M7: the legacy URLElicitationRequiredError becomes an
+		// InputRequiredResult with a url-mode elicitation; the retry
+		// sends the call again.
+		if res := mustTool(t, ctx, c, "url_login", map[string]any{}); !strings.Contains(res.Text(), "signed in") {
+			t.Errorf("url_login: %q", res.Text())
+		}
+	}
 	var read struct {
 		Contents []json.RawMessage `json:"contents"`
 	}

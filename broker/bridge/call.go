@@ -39,7 +39,11 @@ type call struct {
 	held   []heldNote      // notifications while suspended (4.M9)
 	final  []byte          // the answer, when it came while suspended
 	ended  bool            // answered, cancelled or expired
-	seen   map[string]bool // server request id keys already taken as input
+	// upRaw is the request as sent to the lane (MRTR methods only), and
+	// resend is set while a 4.M7 URL elicitation waits for the retry,
+	// which sends upRaw again under a new lane id.
+	upRaw  []byte
+	resend bool
 }
 
 // heldNote is a notification waiting for a suspended call's retry.
@@ -51,7 +55,7 @@ type heldNote struct {
 // input is a legacy server's request held as an MRTR input request.
 type input struct {
 	key      string
-	serverID json.RawMessage // the relay's id of the request (lane id space)
+	serverID json.RawMessage // the relay's id of the request (lane id space); nil for a 4.M7 URL elicitation
 	method   string
 	request  *translators.Node // the InputRequest: {method, params}
 }
@@ -132,6 +136,7 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 		raw = setMeta(raw, "progressToken", c.laneToken)
 	}
 	if mayNeedInput(m.Method) {
+		c.upRaw = raw
 		if c.digest, err = sealed.ParamsDigest(m.Params); err != nil {
 			l.done()
 			b.replyError(ctx, m.ID, jsonrpc.CodeInvalidParams, "Invalid params: "+err.Error(), nil)
@@ -207,6 +212,8 @@ func (b *bridge) answer(ctx context.Context, l *lane, m *jsonrpc.Message) {
 	b.logOutcome("s2c", m, out)
 	var raw []byte
 	switch {
+	case out.Kind == translators.Emulate && out.Row == "4.M7" && b.urlRequired(ctx, c, m):
+		return
 	case out.Kind == translators.Forward:
 		raw = out.Message
 	case out.Kind == translators.Reject && out.Error != nil:

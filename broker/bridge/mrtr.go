@@ -179,9 +179,50 @@ func (b *bridge) expireCall(ctx context.Context, c *call) {
 // c upstream.
 func (b *bridge) abandon(ctx context.Context, c *call, inputs []*input, why string) {
 	for _, in := range inputs {
-		b.answerForClient(ctx, c.lane, in.serverID, in.method, why)
+		if in.serverID != nil {
+			b.answerForClient(ctx, c.lane, in.serverID, in.method, why)
+		}
 	}
-	_ = c.lane.send(ctx, translators.CancelledNotification(c.laneID, "mcpbroker: "+why), nil)
+	if !c.resend { // a 4.M7 call has no upstream request open
+		_ = c.lane.send(ctx, translators.CancelledNotification(c.laneID, "mcpbroker: "+why), nil)
+	}
+}
+
+// urlRequired turns a legacy URLElicitationRequiredError (-32042) of an
+// MRTR method into an InputRequiredResult with one url-mode
+// elicitation/create per error.data.elicitations entry, elicitationId
+// stripped (4.M7). The retry sends the original request again. It
+// reports false (the error is then answered as such) when the error
+// carries no elicitation or the call cannot take input.
+func (b *bridge) urlRequired(ctx context.Context, c *call, m *jsonrpc.Message) bool {
+	list := translators.Parse(m.Error).Get("data").Get("elicitations")
+	if !list.IsArray() || list.Len() == 0 || c.upRaw == nil || !translators.Parse(c.caps).Has("elicitation") {
+		return false
+	}
+	var inputs []*input
+	for _, e := range list.Elems() {
+		if !e.IsObject() {
+			return false
+		}
+		params := e.Clone()
+		params.Delete("elicitationId")
+		req := translators.NewObject()
+		req.Set("method", translators.NewString("elicitation/create"))
+		req.Set("params", params)
+		inputs = append(inputs, &input{method: "elicitation/create", request: req})
+	}
+	b.mu.Lock()
+	if c.ended || c.clientID == nil {
+		b.mu.Unlock()
+		return false
+	}
+	b.stopTimer(&c.gather)
+	delete(b.byLane, c.laneKey) // the upstream request is over
+	c.resend = true
+	c.queued = append(c.queued, inputs...)
+	b.mu.Unlock()
+	b.sendRound(ctx, c)
+	return true
 }
 
 // answerForClient answers a legacy server's request as a client that
@@ -295,7 +336,9 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 	b.mu.Unlock()
 
 	for _, in := range asked {
-		b.sendInput(ctx, c.lane, in, responses.Get(in.key))
+		if in.serverID != nil {
+			b.sendInput(ctx, c.lane, in, responses.Get(in.key))
+		}
 	}
 	if cancelled {
 		// The retry's stream closed before it got here (4.M8).
@@ -317,6 +360,34 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 	if final != nil {
 		if b.endCall(c) {
 			b.sendClient(ctx, setID(final, m.ID), m.ID)
+		}
+		return
+	}
+	b.resendURL(ctx, c)
+}
+
+// resendURL sends the original request of a call resumed after a 4.M7
+// URL elicitation again, under a new lane id.
+func (b *bridge) resendURL(ctx context.Context, c *call) {
+	b.mu.Lock()
+	if !c.resend || c.ended {
+		b.mu.Unlock()
+		return
+	}
+	c.resend = false
+	c.laneID = b.newID("b-")
+	c.laneKey = jsonrpc.IDKey(c.laneID)
+	b.byLane[c.laneKey] = c
+	raw := setID(c.upRaw, c.laneID)
+	b.mu.Unlock()
+	if err := c.lane.send(ctx, raw, nil); err != nil {
+		b.mu.Lock()
+		id := c.clientID
+		live := b.endLocked(c)
+		b.mu.Unlock()
+		if live {
+			c.lane.done()
+			b.replyError(ctx, id, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		}
 	}
 }

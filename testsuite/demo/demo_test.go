@@ -326,6 +326,9 @@ func testToolsList(t *testing.T, rev schemas.Revision) {
 	if rev >= schemas.V20250618 {
 		want = append(want, "elicit")
 	}
+	if rev == schemas.V20251125 {
+		want = append(want, "url_login")
+	}
 	var got []string
 	for _, tool := range res.Tools {
 		got = append(got, tool.Name)

@@ -288,6 +288,7 @@ type serverSession struct {
 	clientCaps map[string]json.RawMessage
 	logLevel   string // "" until logging/setLevel
 	subs       map[string]bool
+	signedIn   bool // the url_login tool was called
 }
 
 // notified handles the client's notifications.

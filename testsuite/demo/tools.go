@@ -97,6 +97,8 @@ func tools(rev schemas.Revision) []tool {
 			input: none, readOnly: true, mrtr: true, run: (*serverSession).roots},
 		{name: "touch", title: "Touch", description: touchDesc,
 			input: objectSchema(touchArgs), run: (*serverSession).touch},
+		{name: "url_login", title: "URL login", description: "Needs the user to sign in at a URL first: the first call of a session fails with URLElicitationRequiredError (-32042), later ones answer.",
+			since: schemas.V20251125, until: schemas.V20251125, input: none, readOnly: true, run: (*serverSession).urlLogin},
 		// 2026-07-28 has no ping and no server-to-client requests.
 		{name: "ping_client", title: "Ping client", description: "Sends ping to the client and waits for the answer.",
 			until: schemas.V20251125, input: none, readOnly: true, run: (*serverSession).pingClient},
@@ -593,6 +595,33 @@ func (ss *serverSession) touchListeners(uri string, later bool, list string) (an
 		notify()
 	}
 	return textResult(fmt.Sprintf("touched %s (subscribed: %t)", uri, subscribed)), nil
+}
+
+// URLLoginID is the elicitationId of the url_login tool's URL elicitation.
+const URLLoginID = "demo-login-1"
+
+// urlLogin is the url_login tool (2025-11-25 only): the first call of a
+// session asks for a URL elicitation with -32042 and announces its
+// completion with notifications/elicitation/complete (the demo's user signs
+// in at once); later calls answer.
+func (ss *serverSession) urlLogin(ctx context.Context, _ *toolCall) (any, error) {
+	ss.mu.Lock()
+	first := !ss.signedIn
+	ss.signedIn = true
+	ss.mu.Unlock()
+	if !first {
+		return textResult("signed in"), nil
+	}
+	go func() {
+		if err := ss.peer.Notify(context.WithoutCancel(ctx), "notifications/elicitation/complete", map[string]any{"elicitationId": URLLoginID}); err != nil {
+			ss.srv.log.Debug("elicitation/complete", "err", err)
+		}
+	}()
+	return nil, &jsonrpc.Error{Code: -32042, Message: "URL elicitation required", Data: map[string]any{
+		"elicitations": []map[string]any{{
+			"mode": "url", "elicitationId": URLLoginID, "url": "https://login.demo.test/", "message": "Sign in to continue",
+		}},
+	}}
 }
 
 func (ss *serverSession) pingClient(ctx context.Context, _ *toolCall) (any, error) {
