@@ -96,6 +96,24 @@ func (p *peer) recvObj() obj {
 	return o
 }
 
+// recvAnswer returns the next response, with the methods of the
+// notifications that came before it, in order.
+func (p *peer) recvAnswer() (obj, []string) {
+	p.tb.Helper()
+	var before []string
+	for {
+		o := p.recvObj()
+		if _, ok := o["id"]; ok {
+			return o, before
+		}
+		m := str(o["method"])
+		if u := get(o, "params", "uri"); u != nil {
+			m += " " + str(u)
+		}
+		before = append(before, m)
+	}
+}
+
 // expectEOF waits for the relay to close this pipe.
 func (p *peer) expectEOF() {
 	p.tb.Helper()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -391,7 +392,12 @@ func TestUpstreamCrash(t *testing.T) {
 	req := srv.recvObj()
 	wantEq(t, "forwarded after restart", req["method"], `"tools/list"`)
 	srv.send(`{"jsonrpc":"2.0","id":` + str(req["id"]) + `,"result":{"tools":[]}}`)
-	res := h.client.recvObj()
+	// 4.T8, 1.T2: what the client watches may have changed during the
+	// gap: the broker says so.
+	res, gap := h.client.recvAnswer()
+	if want := []string{`"notifications/resources/updated" "demo://x"`}; !slices.Equal(gap, want) {
+		t.Errorf("notifications after the restart %q, want %q", gap, want)
+	}
 	wantEq(t, "answer after restart", res["id"], `"c"`)
 	if res["result"] == nil {
 		t.Fatalf("want a result after the restart, got %v", res)
@@ -435,7 +441,7 @@ func TestUpstreamRestartBackoff(t *testing.T) {
 			srv.recvObj() // notifications/initialized
 			req := srv.recvObj()
 			srv.send(`{"jsonrpc":"2.0","id":` + str(req["id"]) + `,"result":{"tools":[]}}`)
-			res := h.client.recvObj()
+			res, _ := h.client.recvAnswer()
 			wantEq(t, "answer after back-off", res["id"], fmt.Sprint(id))
 			return
 		case <-time.After(20 * time.Millisecond):
@@ -501,7 +507,10 @@ func TestUpstreamSessionExpired(t *testing.T) {
 	req := srv.recvObj()
 	wantEq(t, "re-sent request", req["method"], `"tools/list"`)
 	srv.send(`{"jsonrpc":"2.0","id":` + str(req["id"]) + `,"result":{"tools":[]}}`)
-	res := h.client.recvObj()
+	res, gap := h.client.recvAnswer()
+	if want := []string{`"notifications/tools/list_changed"`}; !slices.Equal(gap, want) {
+		t.Errorf("notifications after the restart %q, want %q (4.T8)", gap, want)
+	}
 	wantEq(t, "answer id", res["id"], `"q"`)
 	if res["result"] == nil {
 		t.Fatalf("want the result, got %v", res)

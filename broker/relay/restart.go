@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -131,6 +132,7 @@ func (s *session) restart(ctx context.Context) error {
 		s.listenKey = "" // it died with the old upstream
 		s.mu.Unlock()
 		s.relisten(ctx, l, nil)
+		s.synthGap(ctx, l)
 		return nil
 	}
 	fail := func(err error) error {
@@ -214,7 +216,46 @@ func (s *session) restart(ctx context.Context) error {
 			s.log.Warn("relay: replaying a request to the restarted upstream failed", "err", err)
 		}
 	}
+	s.synthGap(ctx, l)
 	return nil
+}
+
+// synthGap tells the client, after an upstream restart, that what it
+// watches may have changed while the upstream was gone (REVISIONS.md 4.T8,
+// 1.T2): a list_changed for every list whose changes the server announces
+// and a resources/updated for every resource the client subscribed to.
+// The notifications have the same shape in every revision. Nothing is
+// sent before the client can receive unsolicited messages.
+func (s *session) synthGap(ctx context.Context, l *link) {
+	s.upMu.Lock()
+	listen := s.listen
+	s.upMu.Unlock()
+	if !listen {
+		return
+	}
+	caps := translators.Parse(l.tctx.ServerCapabilities)
+	for _, list := range []string{"tools", "prompts", "resources"} {
+		if caps.Get(list).Get("listChanged").Bool() {
+			s.sendClient(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/`+list+`/list_changed"}`), nil)
+		}
+	}
+	s.mu.Lock()
+	uris := make([]string, 0, len(s.subs)+len(s.replay.subscriptions))
+	for u := range s.subs {
+		uris = append(uris, u)
+	}
+	for u := range s.replay.subscriptions {
+		if !s.subs[u] {
+			uris = append(uris, u)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(uris)
+	for _, u := range uris {
+		n := translators.NewJSON(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{}}`)
+		n.Get("params").Set("uri", translators.NewString(u))
+		s.sendClient(ctx, n.Raw(), nil)
+	}
 }
 
 // openStream opens the upstream's stream for unsolicited messages, now
