@@ -26,6 +26,7 @@ type lane struct {
 	key       string
 	principal string
 	conn      *transport.PipeConn // the bridge's end
+	relayEnd  *watchedPipe        // the relay session's end
 	cancel    context.CancelFunc  // ends the relay session
 	ready     chan struct{}       // closed once the handshake ended
 	initErr   error               // the handshake's failure; set before ready closes
@@ -103,12 +104,48 @@ func (b *bridge) getLane(ctx context.Context, f requestFacts) (*lane, error) {
 	return nil, errLaneClosed
 }
 
+// watchedPipe is the relay's end of a lane's pipe. It is a
+// transport.StreamWatcher: the relay opens the upstream's stream for
+// unsolicited messages (the GET stream of a Streamable HTTP server) only
+// once the lane has a listen, so that idle lanes hold no upstream stream.
+type watchedPipe struct {
+	*transport.PipeConn
+	mu     sync.Mutex
+	f      func()
+	opened bool
+}
+
+// OnStream registers f, called once the lane has its first listen.
+func (w *watchedPipe) OnStream(f func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.opened {
+		go f()
+		return
+	}
+	w.f = f
+}
+
+// open marks the stream as wanted.
+func (w *watchedPipe) open() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.opened {
+		return
+	}
+	w.opened = true
+	if w.f != nil {
+		go w.f()
+	}
+}
+
 // newLane starts the relay session of a new lane.
 func (b *bridge) newLane(key, principal string) *lane {
-	mine, theirs := transport.Pipe()
+	mine, pipeEnd := transport.Pipe()
+	theirs := &watchedPipe{PipeConn: pipeEnd}
 	ctx, cancel := context.WithCancel(b.ctx)
 	l := &lane{
-		b: b, key: key, principal: principal, conn: mine, cancel: cancel,
+		b: b, key: key, principal: principal, conn: mine, relayEnd: theirs, cancel: cancel,
 		ready:    make(chan struct{}),
 		internal: map[string]chan *jsonrpc.Message{},
 		subs:     map[string]int{},

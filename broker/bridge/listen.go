@@ -61,6 +61,9 @@ func (b *bridge) listen(ctx context.Context, m *jsonrpc.Message, f requestFacts)
 		b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		return
 	}
+	// The upstream's stream for unsolicited notifications opens with the
+	// lane's first listen.
+	l.relayEnd.open()
 	caps := translators.Parse(l.serverCaps)
 	want := p.Notifications
 	ls := &listen{
