@@ -26,6 +26,15 @@
 // the client's answers (REVISIONS.md 4.L1, 4.L2, 4.M1, 4.M2, 4.M6).
 // Subscriptions (4.M3) and tasks (4.M5) toward a 2026 server, and 2026
 // clients, are not handled yet.
+//
+// With Config.Cache, the results of tools/list, prompts/list,
+// resources/list, resources/templates/list and resources/read from a 2026
+// server are kept as its ttlMs and cacheScope allow, and a repeated
+// request is answered from them without reaching the server: public
+// results are shared by every session of the upstream, private ones only
+// by sessions of the same principal (transport.Principaled); notifications
+// of changes and the loss of the upstream invalidate them (4.F2, 4.F7;
+// cache.go).
 package relay
 
 import (
@@ -36,6 +45,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/cache"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
@@ -123,6 +133,17 @@ type Config struct {
 	// answered, cancelled, expired or failed. A server uses it to drain
 	// (wait for zero) before closing sessions.
 	Inflight *atomic.Int64
+	// Cache, when set, answers repeated cacheable requests (tools/list,
+	// prompts/list, resources/list, resources/templates/list,
+	// resources/read) of sessions with a stateless 2026-07-28 upstream
+	// from earlier results, honouring their ttlMs and cacheScope
+	// (REVISIONS.md 4.F2); see cache.go. It is shared by all sessions
+	// that share it. Nil means no caching.
+	Cache *cache.Cache
+	// CacheUpstream names the upstream server in the keys of Cache:
+	// sessions share entries only with sessions of the same
+	// CacheUpstream (and the same principal, for private results).
+	CacheUpstream string
 }
 
 // legacy lists the revisions with an initialize handshake, oldest first.

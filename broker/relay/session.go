@@ -69,7 +69,8 @@ type call struct {
 	// upRaw is the request as first sent upstream (stateless upstream,
 	// MRTR methods only): a retry adds inputResponses to it (4.M6).
 	upRaw  []byte
-	rounds int // input rounds so far
+	rounds int          // input rounds so far
+	cache  *cacheTicket // where Config.Cache stores the result, or nil (cache.go)
 }
 
 // serverCall is a server request forwarded to the client.
@@ -133,6 +134,7 @@ type session struct {
 	ackWaiters  map[string][]waiter    // subscribe requests answered when that listen is acknowledged
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
+	cached      sessionCache           // Config.Cache state (cache.go)
 }
 
 func newSession(ctx context.Context, cfg Config, client transport.Conn, dial func(context.Context) (transport.Conn, error)) *session {
@@ -361,13 +363,17 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 		s.replyClient(ctx, clientID, b, invalidRequest(clientID, "request id "+string(clientID)+" is already in use by a pending request"))
 		return
 	}
+	ck, answered := s.cacheLookup(ctx, m, raw, b)
+	if answered {
+		return
+	}
 	token := translators.ProgressToken(m.Params)
 	for attempt := 0; ; attempt++ {
 		if err := s.ensureUp(ctx); err != nil {
 			s.replyClient(ctx, clientID, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 			return
 		}
-		c := &call{clientID: clientID, clientKey: clientKey, method: m.Method, batch: b}
+		c := &call{clientID: clientID, clientKey: clientKey, method: m.Method, batch: b, cache: s.cacheTicket(ck)}
 		if l := s.link.Load(); l != nil && l.inDown != nil && slices.Contains(mrtrMethods, m.Method) {
 			c.upRaw = raw
 		}
@@ -756,6 +762,7 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 	clear(s.serverCalls)
 	clear(s.byServer)
 	s.mu.Unlock()
+	s.cacheUpstreamLost()
 	if err := up.Close(); err != nil {
 		s.log.Debug("relay: closing the lost upstream", "err", err)
 	}
@@ -874,6 +881,7 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 		s.log.Debug("relay: upstream notification before the handshake dropped", "method", m.Method)
 		return
 	}
+	s.cacheNotified(l, m)
 	if ve := s.validate(l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
 		return // logged by validate
 	}
@@ -983,6 +991,7 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 	switch {
 	case out.Kind == translators.Forward:
 		raw = withID(out.Message, m, c.clientID)
+		s.cacheStore(c, m)
 	case out.Kind == translators.Emulate && c.upRaw != nil && s.inputRequired(ctx, l, c, m):
 		return nil // 4.M6: the input requests went to the client
 	default:
