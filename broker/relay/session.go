@@ -69,8 +69,9 @@ type call struct {
 	// upRaw is the request as first sent upstream (stateless upstream,
 	// MRTR methods only): a retry adds inputResponses to it (4.M6).
 	upRaw  []byte
-	rounds int          // input rounds so far
-	cache  *cacheTicket // where Config.Cache stores the result, or nil (cache.go)
+	rounds int // input rounds so far
+	// cache says where Config.Cache stores the result, or nil (cache.go).
+	cache *cacheTicket
 }
 
 // serverCall is a server request forwarded to the client.
