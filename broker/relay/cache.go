@@ -37,6 +37,10 @@ import (
 // binding off) is its own context, so its private results serve it alone.
 // Public results serve every session of the same upstream.
 //
+// What is stored is what was relayed: with ServerValidation Strict an
+// invalid result is refused and never stored; with Warn it is relayed,
+// logged once and stored like any other.
+//
 // The result is stored before it is relayed, so that a request the client
 // sends after seeing the answer finds it. Put gets the invalidation epoch
 // read before the request was forwarded: a list_changed or

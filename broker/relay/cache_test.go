@@ -397,3 +397,30 @@ func Test4F2CacheUncacheable(t *testing.T) {
 		}
 	})
 }
+
+// Test4F2CacheHitInBatch: in a 2025-03-26 client's batch, a cached
+// request is answered from the cache and one that is not goes to the
+// server; the batch's answer gathers both.
+func Test4F2CacheHitInBatch(t *testing.T) {
+	c := cache.New(cache.Options{})
+	s := startCached(t, Config{Cache: c, CacheUpstream: "u"}, "2025-03-26", "")
+	s.fetch(`1`, "tools/list", `{}`, withHints(tools26, "60000", "private"))
+	s.client.send(`[{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}},{"jsonrpc":"2.0","id":3,"method":"prompts/list","params":{}}]`)
+	req := s.server.recvObj()
+	wantEq(t, "the only request upstream", req["method"], `"prompts/list"`)
+	s.server.send(`{"jsonrpc":"2.0","id":` + str(req["id"]) + `,"result":{"resultType":"complete","prompts":[]}}`)
+	arr := s.client.recv()
+	elems, ok := decode(t, arr.Raw).([]any)
+	if !ok || len(elems) != 2 {
+		t.Fatalf("batch answer = %s, want an array of 2", arr.Raw)
+	}
+	byID := map[string]any{}
+	for _, e := range elems {
+		byID[str(get(e, "id"))] = e
+	}
+	wantEq(t, "cached tools/list", get(byID["2"], "result", "tools", 0, "name"), `"echo"`)
+	wantEq(t, "fresh prompts/list", get(byID["3"], "result", "prompts"), `[]`)
+	if st := c.Stats(); st.Hits != 1 {
+		t.Errorf("stats %+v, want 1 hit", st)
+	}
+}
