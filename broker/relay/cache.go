@@ -124,7 +124,7 @@ func (s *session) cacheLookup(ctx context.Context, m *jsonrpc.Message, raw []byt
 	s.logOutcome(ctx, "s2c", m.Method, rm, out)
 	var reply []byte
 	if out.Kind == translators.Forward {
-		reply = withID(out.Message, rm, m.ID)
+		reply = s.forwardedAnswer(l, m.Method, out.Message, rm, m.ID)
 	} else {
 		reply = s.refusal(m.ID, m.Method, l.clientRev, out)
 	}

@@ -23,9 +23,11 @@
 // (initialize answered from server/discover, ping and logging/setLevel
 // answered locally, per-request _meta added) and turns the server's
 // InputRequiredResult into legacy server-to-client requests, retrying with
-// the client's answers (REVISIONS.md 4.L1, 4.L2, 4.M1, 4.M2, 4.M6).
-// Subscriptions (4.M3) and tasks (4.M5) toward a 2026 server, and 2026
-// clients, are not handled yet.
+// the client's answers (REVISIONS.md 4.L1, 4.L2, 4.M1, 4.M2, 4.M6). It
+// emulates resources/subscribe over subscriptions/listen (4.M3) and, for a
+// 2025-11-25 client, task-augmented tools/call and the tasks/* requests
+// (4.M5, tasks.go: the broker runs the call in the background and keeps
+// the session's tasks). 2026 clients are not handled yet.
 //
 // With Config.Cache, the results of tools/list, prompts/list,
 // resources/list, resources/templates/list and resources/read from a 2026
@@ -133,6 +135,18 @@ type Config struct {
 	// answered, cancelled, expired or failed. A server uses it to drain
 	// (wait for zero) before closing sessions.
 	Inflight *atomic.Int64
+	// MaxTasks bounds the tasks one client session may hold at a time
+	// when the broker emulates 2025-11-25 tasks toward a stateless
+	// 2026-07-28 upstream (REVISIONS.md 4.M5): a task-augmented call
+	// beyond it is refused until a task expires. Zero means
+	// DefaultMaxTasks.
+	MaxTasks int
+	// MaxTaskTTL bounds the ttl of such a task, from its creation: a
+	// task-augmented call that asks for no ttl or a longer one gets this.
+	// When the ttl has passed the task is forgotten and, if still
+	// running, cancelled upstream. Each upstream request of a task is
+	// still bounded by RequestTimeout. Zero means DefaultMaxTaskTTL.
+	MaxTaskTTL time.Duration
 	// Cache, when set, answers repeated cacheable requests (tools/list,
 	// prompts/list, resources/list, resources/templates/list,
 	// resources/read) of sessions with a stateless 2026-07-28 upstream
@@ -145,6 +159,13 @@ type Config struct {
 	// CacheUpstream (and the same principal, for private results).
 	CacheUpstream string
 }
+
+// Defaults of the task emulation (REVISIONS.md 4.M5, Config.MaxTasks and
+// Config.MaxTaskTTL).
+const (
+	DefaultMaxTasks   = 64
+	DefaultMaxTaskTTL = time.Hour
+)
 
 // legacy lists the revisions with an initialize handshake, oldest first.
 func legacy() []schemas.Revision {
@@ -190,6 +211,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RequestTimeout < 0 {
 		return c, fmt.Errorf("relay: negative request timeout %v", c.RequestTimeout)
+	}
+	switch {
+	case c.MaxTasks < 0:
+		return c, fmt.Errorf("relay: negative task limit %d", c.MaxTasks)
+	case c.MaxTasks == 0:
+		c.MaxTasks = DefaultMaxTasks
+	}
+	switch {
+	case c.MaxTaskTTL < 0:
+		return c, fmt.Errorf("relay: negative task ttl %v", c.MaxTaskTTL)
+	case c.MaxTaskTTL == 0:
+		c.MaxTaskTTL = DefaultMaxTaskTTL
 	}
 	return c, nil
 }

@@ -133,6 +133,7 @@ type session struct {
 	subs        map[string]bool        // subscribed URIs (stateless upstream, 4.M3)
 	listenKey   string                 // pending key of the upstream subscriptions/listen, or ""
 	ackWaiters  map[string][]waiter    // subscribe requests answered when that listen is acknowledged
+	tasks       *taskStore             // emulated tasks (4.M5, tasks.go); nil until the first
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 	cached      sessionCache           // Config.Cache state (cache.go)
@@ -166,6 +167,7 @@ func (s *session) shutdown() {
 			c.timer.Stop()
 		}
 	}
+	s.stopTasksLocked()
 	s.mu.Unlock()
 	s.timers.Wait()
 	s.pushes.Wait()
@@ -183,6 +185,9 @@ func (s *session) shutdown() {
 // sendClient sends one frame to the client. related is the client's id of
 // the request the frame belongs to, or nil.
 func (s *session) sendClient(ctx context.Context, raw []byte, related json.RawMessage) {
+	if isTaskCall(related) {
+		raw, related = s.taskRelated(ctx, raw, related) // 4.M5
+	}
 	s.clientMu.Lock()
 	defer s.clientMu.Unlock()
 	if err := s.client.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
@@ -333,6 +338,7 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
 	s.logOutcome(ctx, "c2s", m.Method, m, out)
 	switch {
+	case s.handleTask(ctx, l, m, out, b): // 4.M5, tasks.go
 	case out.Kind == translators.Forward:
 		s.forward(ctx, m, out.Message, b)
 	case out.Kind == translators.Emulate && l.inDown != nil && (m.Method == "resources/subscribe" || m.Method == "resources/unsubscribe"):
@@ -991,7 +997,7 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 	var raw []byte
 	switch {
 	case out.Kind == translators.Forward:
-		raw = withID(out.Message, m, c.clientID)
+		raw = s.forwardedAnswer(l, c.method, out.Message, m, c.clientID)
 		s.cacheStore(c, m)
 	case out.Kind == translators.Emulate && c.upRaw != nil && s.inputRequired(ctx, l, c, m):
 		return nil // 4.M6: the input requests went to the client
@@ -1146,6 +1152,14 @@ func legacyNames() []string {
 		out = append(out, r.String())
 	}
 	return out
+}
+
+// forwardedAnswer is the client's answer to a request (method) that the
+// server answered with m, which the chain forwarded as raw: raw with the
+// client's id, tools marked for task emulation (4.M5). A cached result
+// takes the same way (cache.go).
+func (s *session) forwardedAnswer(l *link, method string, raw []byte, m *jsonrpc.Message, clientID json.RawMessage) []byte {
+	return s.markTaskTools(l, method, withID(raw, m, clientID)) // 4.M5
 }
 
 // withID returns raw, the chain's output for m, with its id replaced by

@@ -23,8 +23,8 @@ import (
 // level the client set), and turns an InputRequiredResult into legacy
 // server-to-client requests, collecting the client's answers and retrying
 // the original request with inputResponses and requestState (4.M6, MRTR).
-// subscriptions/listen (4.M3) and tasks (4.M5) are not emulated yet: the
-// chain's Emulate outcome for them becomes an error naming the row.
+// resources/subscribe is emulated with subscriptions/listen (4.M3), tasks
+// of a 2025-11-25 client by the broker itself (4.M5, tasks.go).
 
 // Method names of the stateless bridge.
 const (
@@ -307,7 +307,7 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 	s.mu.Lock()
 	clientRev, tctx := s.clientRev, s.tctx
 	s.mu.Unlock()
-	caps := translators.ServerCapabilitiesToLegacy(res.Get("capabilities"), translators.CapabilityOptions{})
+	caps := translators.ServerCapabilitiesToLegacy(res.Get("capabilities"), translators.CapabilityOptions{Tasks: tasksEmulated(clientRev, upRev)})
 	if caps == nil {
 		caps = translators.NewObject()
 	}
@@ -480,7 +480,7 @@ func (s *session) mrtrAnswer(ctx context.Context, sc *serverCall, m *jsonrpc.Mes
 		s.mu.Unlock()
 		return
 	}
-	round.answers[sc.inputKey] = bytes.Clone(a.Result)
+	round.answers[sc.inputKey] = withoutRelatedTask(a.Result) // 4.M5
 	done := len(round.answers) == round.want
 	if done {
 		round.done = true
@@ -526,6 +526,7 @@ func (s *session) mrtrFailCode(ctx context.Context, round *mrtrRound, code int, 
 // with the gathered inputResponses and the server's requestState (4.M6).
 func (s *session) retry(ctx context.Context, l *link, round *mrtrRound) {
 	old := round.call
+	s.taskResumed(ctx, old.clientKey) // 4.M5
 	var b bytes.Buffer
 	b.WriteByte('{')
 	keys := make([]string, 0, len(round.answers))

@@ -18,8 +18,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/mcpbroker/mcpbroker/broker/bridge"
 	"github.com/mcpbroker/mcpbroker/broker/cache"
 	"github.com/mcpbroker/mcpbroker/broker/relay"
+	"github.com/mcpbroker/mcpbroker/broker/sealed"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/broker/upstream"
 	"github.com/mcpbroker/mcpbroker/schemas"
@@ -49,9 +51,16 @@ type serveConfig struct {
 	RequestTimeout   time.Duration `mapstructure:"request-timeout"`
 	ShutdownTimeout  time.Duration `mapstructure:"shutdown-timeout"`
 	LogLevel         string        `mapstructure:"log-level"`
-	Cache            string        `mapstructure:"cache"`
-	CacheMaxBytes    int64         `mapstructure:"cache-max-bytes"`
-	CacheMaxTTL      time.Duration `mapstructure:"cache-max-ttl"`
+
+	RequestStateKeys  []string      `mapstructure:"request-state-keys"`
+	RequestStateTTL   time.Duration `mapstructure:"request-state-ttl"`
+	Instance          string        `mapstructure:"instance"`
+	BridgeMaxLanes    int           `mapstructure:"bridge-max-lanes"`
+	BridgeLaneIdleTTL time.Duration `mapstructure:"bridge-lane-idle-ttl"`
+
+	Cache         string        `mapstructure:"cache"`
+	CacheMaxBytes int64         `mapstructure:"cache-max-bytes"`
+	CacheMaxTTL   time.Duration `mapstructure:"cache-max-ttl"`
 }
 
 // demoRevision is the revision of the built-in demo server that serve
@@ -122,6 +131,11 @@ MCPBROKER_UPSTREAM_CMD.`,
 	f.Duration("request-timeout", 0, "fail requests the server has not answered in this time (0: none)")
 	f.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to drain in-flight requests")
 	f.String("log-level", "info", "log level: debug, info, warn or error")
+	f.StringSlice("request-state-keys", nil, "secrets (32 bytes, hex or base64) sealing the requestState of suspended 2026-07-28 requests: the first seals, all open (rotation); replicas share them (default: a random key per process)")
+	f.Duration("request-state-ttl", sealed.DefaultMaxAge, "how long a 2026-07-28 client may take to retry a request that needs input")
+	f.String("instance", "", "this replica's name in requestStates, for sticky routing of retries (default: host:pid)")
+	f.Int("bridge-max-lanes", bridge.DefaultMaxLanes, "most pooled upstream sessions serving 2026-07-28 clients (one per credentials and client capabilities)")
+	f.Duration("bridge-lane-idle-ttl", bridge.DefaultLaneIdleTTL, "close a pooled upstream session of 2026-07-28 clients idle this long")
 	f.String("cache", "on", "answer repeated list and read requests to a 2026-07-28 server from a cache that honours its ttlMs and cacheScope (private results only within one principal): on or off")
 	f.Int64("cache-max-bytes", cache.DefaultMaxBytes, "most bytes the response cache holds (least recently used entries go first)")
 	f.Duration("cache-max-ttl", cache.DefaultMaxTTL, "longest time a result stays in the response cache, whatever its ttlMs says")
@@ -215,13 +229,25 @@ func runServe(cmd *cobra.Command, cfg serveConfig) error {
 	defer pool.Close()
 	dial := pool.Dial
 	ctx := cmd.Context()
+	bcfg, err := bridgeConfig(cfg, rcfg, dial, logger)
+	if err != nil {
+		return err
+	}
 	if cfg.Stdio {
 		logger.Info("serving one client over stdio", "upstream", describe)
-		conn := transport.NewStdio(cmd.InOrStdin(), nopWriteCloser{cmd.OutOrStdout()}, cfg.MaxMessageSize)
+		var conn transport.Conn = transport.NewStdio(cmd.InOrStdin(), nopWriteCloser{cmd.OutOrStdout()}, cfg.MaxMessageSize)
 		defer conn.Close()
+		conn, modern, err := stdioEra(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if modern {
+			logger.Info("the stdio client speaks 2026-07-28: serving it from pooled upstream sessions")
+			return bridge.Serve(ctx, conn, bcfg)
+		}
 		return relay.Run(ctx, conn, dial, rcfg)
 	}
-	return serveHTTP(ctx, cfg, rcfg, dial, describe, logger)
+	return serveHTTP(ctx, cfg, rcfg, bcfg, dial, describe, logger)
 }
 
 type nopWriteCloser struct{ io.Writer }
@@ -275,7 +301,7 @@ func upstreamStarter(cfg serveConfig, logger *slog.Logger) (upstream.StartFunc, 
 
 // serveHTTP serves Streamable HTTP at /mcp and legacy HTTP+SSE at /sse and
 // /messages until ctx ends, then drains.
-func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, dial func(context.Context) (transport.Conn, error), describe string, logger *slog.Logger) error {
+func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, bcfg bridge.Config, dial func(context.Context) (transport.Conn, error), describe string, logger *slog.Logger) error {
 	bind := cfg.BindHeaders
 	if bind == nil {
 		bind = []string{} // configured empty: no binding
@@ -297,10 +323,16 @@ func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, dial fun
 		BindHeaders:    bind,
 		Logger:         logger,
 	})
+	hs26 := transport.NewHTTP2026Server(&transport.HTTP2026ServerOptions{
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxBodySize:    int64(cfg.MaxMessageSize),
+		Logger:         logger,
+	})
 	var inflight atomic.Int64
 	rcfg.Inflight = &inflight
+	bcfg.Relay.Inflight = &inflight
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", hs)
+	mux.Handle("/mcp", eraMux(hs, hs26))
 	mux.Handle("/sse", ss)
 	mux.Handle("/messages", ss)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -337,6 +369,19 @@ func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, dial fun
 	}
 	go accept("streamable-http", hs.Accept)
 	go accept("http+sse", ss.Accept)
+	sessions.Add(1)
+	go func() {
+		// 2026-07-28 clients: one Conn for the endpoint, served by the
+		// bridge until shutdown.
+		defer sessions.Done()
+		conn, err := hs26.Accept(sessCtx)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		err = bridge.Serve(sessCtx, conn, bcfg)
+		logger.Debug("2026-07-28 bridge ended", "err", err)
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -373,6 +418,7 @@ wait:
 	sessions.Wait()
 	hs.Close()
 	ss.Close()
+	hs26.Close()
 	select {
 	case err = <-stopped:
 	case <-time.After(handlerGrace):

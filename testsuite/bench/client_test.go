@@ -84,6 +84,16 @@ func dialRaw(ctx context.Context, url string, rev schemas.Revision) (*rawClient,
 			DisableCompression:  true,
 		}},
 	}
+	if rev.Stateless() {
+		// 2026-07-28: no handshake; server/discover shows the endpoint
+		// answers (and, through the bridge, opens the pooled session).
+		discover := `{"jsonrpc":"2.0","id":0,"method":"server/discover","params":{"_meta":` + meta2026 + `}}`
+		if _, err := c.post(ctx, []byte(discover), true); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("server/discover at %s: %w", url, err)
+		}
+		return c, nil
+	}
 	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"` + rev.String() +
 		`","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`
 	ans, err := c.post(ctx, []byte(init), true)
@@ -110,12 +120,20 @@ func dialRaw(ctx context.Context, url string, rev schemas.Revision) (*rawClient,
 	return c, nil
 }
 
+// meta2026 is the request _meta of the benchmark's 2026-07-28 client.
+const meta2026 = `{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},` +
+	`"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"}}`
+
 // callEcho makes one tools/call of the demo's echo tool.
 func (c *rawClient) callEcho(ctx context.Context) error {
 	c.id++
 	c.req = append(c.req[:0], `{"jsonrpc":"2.0","id":`...)
 	c.req = strconv.AppendInt(c.req, c.id, 10)
-	c.req = append(c.req, `,"method":"tools/call","params":{"name":"echo","arguments":{"text":"`+echoText+`"}}}`...)
+	if c.rev.Stateless() {
+		c.req = append(c.req, `,"method":"tools/call","params":{"name":"echo","arguments":{"text":"`+echoText+`"},"_meta":`+meta2026+`}}`...)
+	} else {
+		c.req = append(c.req, `,"method":"tools/call","params":{"name":"echo","arguments":{"text":"`+echoText+`"}}}`...)
+	}
 	ans, err := c.post(ctx, c.req, true)
 	if err != nil {
 		return fmt.Errorf("tools/call echo at %s: %w", c.url, err)
@@ -137,6 +155,17 @@ func (c *rawClient) post(ctx context.Context, body []byte, answered bool) ([]byt
 	h := req.Header
 	h["Content-Type"] = []string{"application/json"}
 	h["Accept"] = []string{"application/json, text/event-stream"}
+	if c.rev.Stateless() {
+		// 4.T5: the headers mirror the body (only the two methods the
+		// benchmark sends).
+		h[transport.HeaderProtocolVersion] = []string{c.rev.String()}
+		if bytes.Contains(body, []byte(`"method":"tools/call"`)) {
+			h[transport.HeaderMethod] = []string{"tools/call"}
+			h[transport.HeaderName] = []string{"echo"}
+		} else {
+			h[transport.HeaderMethod] = []string{"server/discover"}
+		}
+	}
 	if c.sid != "" {
 		h[transport.HeaderSessionID] = []string{c.sid}
 		if c.rev.HasProtocolVersionHeader() {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"github.com/mcpbroker/mcpbroker/schemas"
 	"testing"
 	"time"
 )
@@ -20,7 +21,8 @@ func TestBenchSetup(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	for _, p := range []path{e.direct25(), e.brokerSame(), e.direct24(), e.brokerTranslated()} {
+	bridged := path{"bridge/2026-07-28-to-2024-11-05", startBridge(t, e.demo24.URL), schemas.V20260728}
+	for _, p := range []path{e.direct25(), e.brokerSame(), e.direct24(), e.brokerTranslated(), bridged} {
 		c := openPath(t, ctx, p, 1)
 		if c.sse > 0 {
 			t.Logf("%s: %d answers came as SSE rather than JSON", p.name, c.sse)

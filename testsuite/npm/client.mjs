@@ -14,6 +14,11 @@
 //   --prompt NAME        prompt to get (default: the first listed one
 //                        without required arguments)
 //   --prompt-args JSON   its arguments (default {})
+//   --ask-tool NAME      also call this tool, which needs input from the
+//                        client: the client then declares sampling (and,
+//                        on sdk-new, elicitation) and answers such requests
+//                        (default: none)
+//   --ask-args JSON      its arguments (default {})
 import { readFileSync } from "node:fs";
 
 const opts = {
@@ -22,6 +27,8 @@ const opts = {
   resource: "",
   prompt: "",
   promptArgs: {},
+  askTool: "",
+  askArgs: {},
 };
 const argv = process.argv.slice(2);
 while (argv.length && argv[0].startsWith("--")) {
@@ -34,6 +41,8 @@ while (argv.length && argv[0].startsWith("--")) {
     case "--resource": opts.resource = val; break;
     case "--prompt": opts.prompt = val; break;
     case "--prompt-args": opts.promptArgs = JSON.parse(val); break;
+    case "--ask-tool": opts.askTool = val; break;
+    case "--ask-args": opts.askArgs = JSON.parse(val); break;
     default: usage(`unknown flag ${flag}`);
   }
 }
@@ -118,7 +127,37 @@ function textOf(content) {
 }
 
 const transport = tap(await makeTransport());
-const client = new Client({ name: `mcpbroker-npm-${sdk}`, version: sdkVersion }, { capabilities: {} });
+// With --ask-tool the client answers the server's sampling (every SDK) and
+// elicitation (sdk-new; 1.0.4 predates it) requests, counted in inputs.
+const inputs = { sampling: 0, elicitation: 0 };
+const capabilities = {};
+const handlers = [];
+if (opts.askTool) {
+  const types = await import(`${sdk}/types.js`);
+  capabilities.sampling = {};
+  handlers.push([types.CreateMessageRequestSchema, async (req) => {
+    inputs.sampling++;
+    const last = req.params.messages.at(-1)?.content;
+    return {
+      model: `mcpbroker-npm-${sdk}-model`,
+      role: "assistant",
+      content: { type: "text", text: `${sdk} sampled: ${last?.type === "text" ? last.text : ""}` },
+    };
+  }]);
+  if (types.ElicitRequestSchema) {
+    capabilities.elicitation = {};
+    handlers.push([types.ElicitRequestSchema, async (req) => {
+      inputs.elicitation++;
+      const content = {};
+      for (const [k, s] of Object.entries(req.params.requestedSchema?.properties ?? {})) {
+        content[k] = s.type === "boolean" ? true : s.type === "number" || s.type === "integer" ? 1 : s.default ?? sdk;
+      }
+      return { action: "accept", content };
+    }]);
+  }
+}
+const client = new Client({ name: `mcpbroker-npm-${sdk}`, version: sdkVersion }, { capabilities });
+for (const [schema, handler] of handlers) client.setRequestHandler(schema, handler);
 try {
   await client.connect(transport);
   const summary = {
@@ -139,6 +178,13 @@ try {
   const call = await client.callTool({ name: opts.tool, arguments: opts.toolArgs });
   summary.toolCall = { name: opts.tool, isError: call.isError === true, text: textOf(call.content) };
   if (call.isError) throw new Error(`tool ${opts.tool} failed: ${summary.toolCall.text}`);
+
+  if (opts.askTool) {
+    const ask = await client.callTool({ name: opts.askTool, arguments: opts.askArgs });
+    summary.ask = { name: opts.askTool, isError: ask.isError === true, text: textOf(ask.content) };
+    summary.inputs = inputs;
+    if (ask.isError) throw new Error(`tool ${opts.askTool} failed: ${summary.ask.text}`);
+  }
 
   const resources = await client.listResources();
   summary.resources = resources.resources.map((r) => r.uri);
