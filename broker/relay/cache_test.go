@@ -149,21 +149,32 @@ func Test4F2CacheHit(t *testing.T) {
 }
 
 // Test4F2CacheSharedAcrossRevisions: a public entry stored by a
-// 2025-11-25 client's session answers a 2024-11-05 client's session of
-// the same upstream, translated for 2024-11-05 byte for byte as a fresh
-// answer of the same result is (title and outputSchema stripped).
+// 2025-06-18 client's session answers the sessions of clients of every
+// legacy revision (with the same capabilities) of the same upstream, each
+// byte for byte as a fresh answer of the same result to that revision is:
+// outputSchema and title stripped for 2024-11-05 and 2025-03-26, tools
+// marked for task emulation for 2025-11-25 (4.M5).
 func Test4F2CacheSharedAcrossRevisions(t *testing.T) {
 	c := cache.New(cache.Options{})
 	result := withHints(tools26, "60000", "public")
-	startCached(t, Config{Cache: c, CacheUpstream: "u"}, "2025-11-25", "alice").fetch(`1`, "tools/list", `{}`, result)
-	cached := startCached(t, Config{Cache: c, CacheUpstream: "u"}, "2024-11-05", "bob").hit(`1`, "tools/list", `{}`)
-	fresh := startCached(t, Config{Cache: c, CacheUpstream: "elsewhere"}, "2024-11-05", "bob").fetch(`1`, "tools/list", `{}`, result)
-	if string(cached) != string(fresh) {
-		t.Errorf("cached answer for 2024-11-05\n%s\nfresh answer\n%s", cached, fresh)
-	}
-	checkValid(t, schemas.V20241105, cached, schemas.FromServer, "tools/list")
-	if get(decode(t, cached), "result", "tools", 0, "outputSchema") != nil {
-		t.Errorf("outputSchema reached a 2024-11-05 client: %s", cached)
+	startCached(t, Config{Cache: c, CacheUpstream: "u"}, "2025-06-18", "alice").fetch(`1`, "tools/list", `{}`, result)
+	for _, rev := range legacy() {
+		t.Run(rev.String(), func(t *testing.T) {
+			cached := startCached(t, Config{Cache: c, CacheUpstream: "u"}, rev.String(), "bob").hit(`1`, "tools/list", `{}`)
+			fresh := startCached(t, Config{Cache: c, CacheUpstream: "elsewhere-" + rev.String()}, rev.String(), "bob").fetch(`1`, "tools/list", `{}`, result)
+			if string(cached) != string(fresh) {
+				t.Errorf("cached answer\n%s\nfresh answer\n%s", cached, fresh)
+			}
+			checkValid(t, rev, cached, schemas.FromServer, "tools/list")
+			schema := get(decode(t, cached), "result", "tools", 0, "outputSchema")
+			if (schema != nil) != (rev >= schemas.V20250618) {
+				t.Errorf("outputSchema %s for %s: %s", str(schema), rev, cached)
+			}
+			task := get(decode(t, cached), "result", "tools", 0, "execution", "taskSupport")
+			if (task != nil) != (rev == schemas.V20251125) {
+				t.Errorf("taskSupport %s for %s: %s", str(task), rev, cached)
+			}
+		})
 	}
 }
 
