@@ -28,6 +28,15 @@
 // 2025-11-25 client, task-augmented tools/call and the tasks/* requests
 // (4.M5, tasks.go: the broker runs the call in the background and keeps
 // the session's tasks). 2026 clients are not handled yet.
+//
+// With Config.Cache, the results of tools/list, prompts/list,
+// resources/list, resources/templates/list and resources/read from a 2026
+// server are kept as its ttlMs and cacheScope allow, and a repeated
+// request is answered from them without reaching the server: public
+// results are shared by every session of the upstream, private ones only
+// by sessions of the same principal (transport.Principaled); notifications
+// of changes and the loss of the upstream invalidate them (4.F2, 4.F7;
+// cache.go).
 package relay
 
 import (
@@ -38,6 +47,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/cache"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
@@ -137,6 +147,17 @@ type Config struct {
 	// running, cancelled upstream. Each upstream request of a task is
 	// still bounded by RequestTimeout. Zero means DefaultMaxTaskTTL.
 	MaxTaskTTL time.Duration
+	// Cache, when set, answers repeated cacheable requests (tools/list,
+	// prompts/list, resources/list, resources/templates/list,
+	// resources/read) of sessions with a stateless 2026-07-28 upstream
+	// from earlier results, honouring their ttlMs and cacheScope
+	// (REVISIONS.md 4.F2); see cache.go. It is shared by all sessions
+	// that share it. Nil means no caching.
+	Cache *cache.Cache
+	// CacheUpstream names the upstream server in the keys of Cache:
+	// sessions share entries only with sessions of the same
+	// CacheUpstream (and the same principal, for private results).
+	CacheUpstream string
 }
 
 // Defaults of the task emulation (REVISIONS.md 4.M5, Config.MaxTasks and

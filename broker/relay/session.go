@@ -70,6 +70,8 @@ type call struct {
 	// MRTR methods only): a retry adds inputResponses to it (4.M6).
 	upRaw  []byte
 	rounds int // input rounds so far
+	// cache says where Config.Cache stores the result, or nil (cache.go).
+	cache *cacheTicket
 }
 
 // serverCall is a server request forwarded to the client.
@@ -134,6 +136,7 @@ type session struct {
 	tasks       *taskStore             // emulated tasks (4.M5, tasks.go); nil until the first
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
+	cached      sessionCache           // Config.Cache state (cache.go)
 }
 
 func newSession(ctx context.Context, cfg Config, client transport.Conn, dial func(context.Context) (transport.Conn, error)) *session {
@@ -367,13 +370,17 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 		s.replyClient(ctx, clientID, b, invalidRequest(clientID, "request id "+string(clientID)+" is already in use by a pending request"))
 		return
 	}
+	ck, answered := s.cacheLookup(ctx, m, raw, b)
+	if answered {
+		return
+	}
 	token := translators.ProgressToken(m.Params)
 	for attempt := 0; ; attempt++ {
 		if err := s.ensureUp(ctx); err != nil {
 			s.replyClient(ctx, clientID, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 			return
 		}
-		c := &call{clientID: clientID, clientKey: clientKey, method: m.Method, batch: b}
+		c := &call{clientID: clientID, clientKey: clientKey, method: m.Method, batch: b, cache: s.cacheTicket(ck)}
 		if l := s.link.Load(); l != nil && l.inDown != nil && slices.Contains(mrtrMethods, m.Method) {
 			c.upRaw = raw
 		}
@@ -762,6 +769,7 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 	clear(s.serverCalls)
 	clear(s.byServer)
 	s.mu.Unlock()
+	s.cacheUpstreamLost()
 	if err := up.Close(); err != nil {
 		s.log.Debug("relay: closing the lost upstream", "err", err)
 	}
@@ -880,6 +888,7 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 		s.log.Debug("relay: upstream notification before the handshake dropped", "method", m.Method)
 		return
 	}
+	s.cacheNotified(l, m)
 	if ve := s.validate(l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
 		return // logged by validate
 	}
@@ -988,7 +997,8 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 	var raw []byte
 	switch {
 	case out.Kind == translators.Forward:
-		raw = s.markTaskTools(l, c.method, withID(out.Message, m, c.clientID)) // 4.M5
+		raw = s.forwardedAnswer(l, c.method, out.Message, m, c.clientID)
+		s.cacheStore(c, m)
 	case out.Kind == translators.Emulate && c.upRaw != nil && s.inputRequired(ctx, l, c, m):
 		return nil // 4.M6: the input requests went to the client
 	default:
@@ -1142,6 +1152,14 @@ func legacyNames() []string {
 		out = append(out, r.String())
 	}
 	return out
+}
+
+// forwardedAnswer is the client's answer to a request (method) that the
+// server answered with m, which the chain forwarded as raw: raw with the
+// client's id, tools marked for task emulation (4.M5). A cached result
+// takes the same way (cache.go).
+func (s *session) forwardedAnswer(l *link, method string, raw []byte, m *jsonrpc.Message, clientID json.RawMessage) []byte {
+	return s.markTaskTools(l, method, withID(raw, m, clientID)) // 4.M5
 }
 
 // withID returns raw, the chain's output for m, with its id replaced by

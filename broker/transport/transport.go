@@ -39,7 +39,8 @@
 // themselves (HTTP 400 with the -32700 or -32600 error as body).
 //
 // Optional interfaces: [RevisionSetter] (HTTP Conns need the negotiated
-// revision for the MCP-Protocol-Version header) and [SessionIDer].
+// revision for the MCP-Protocol-Version header), [SessionIDer] and
+// [Principaled] (the credentials a client session is bound to).
 //
 // # Errors
 //

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/mcpbroker/mcpbroker/broker/bridge"
+	"github.com/mcpbroker/mcpbroker/broker/cache"
 	"github.com/mcpbroker/mcpbroker/broker/relay"
 	"github.com/mcpbroker/mcpbroker/broker/sealed"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
@@ -56,6 +57,10 @@ type serveConfig struct {
 	Instance          string        `mapstructure:"instance"`
 	BridgeMaxLanes    int           `mapstructure:"bridge-max-lanes"`
 	BridgeLaneIdleTTL time.Duration `mapstructure:"bridge-lane-idle-ttl"`
+
+	Cache         string        `mapstructure:"cache"`
+	CacheMaxBytes int64         `mapstructure:"cache-max-bytes"`
+	CacheMaxTTL   time.Duration `mapstructure:"cache-max-ttl"`
 }
 
 // demoRevision is the revision of the built-in demo server that serve
@@ -87,6 +92,11 @@ each client session its own upstream session (child process), with --upstream-sp
 children started ahead and at most --upstream-max at once; shared serves every client
 session with one (only for servers that keep no per-client state). A lost upstream is
 restarted by the next request of its session.
+
+With --upstream-revision 2026-07-28, list and read results that carry caching hints
+(ttlMs, cacheScope) are kept in a response cache shared by all sessions and repeated
+requests are answered from it (--cache on, the default): "public" results serve
+everyone, "private" ones only sessions bound to the same credentials.
 
 Every flag can also be set in the YAML file given with --config (same names) or in
 an environment variable MCPBROKER_<FLAG> (upper case, '-' as '_'), for example
@@ -126,6 +136,9 @@ MCPBROKER_UPSTREAM_CMD.`,
 	f.String("instance", "", "this replica's name in requestStates, for sticky routing of retries (default: host:pid)")
 	f.Int("bridge-max-lanes", bridge.DefaultMaxLanes, "most pooled upstream sessions serving 2026-07-28 clients (one per credentials and client capabilities)")
 	f.Duration("bridge-lane-idle-ttl", bridge.DefaultLaneIdleTTL, "close a pooled upstream session of 2026-07-28 clients idle this long")
+	f.String("cache", "on", "answer repeated list and read requests to a 2026-07-28 server from a cache that honours its ttlMs and cacheScope (private results only within one principal): on or off")
+	f.Int64("cache-max-bytes", cache.DefaultMaxBytes, "most bytes the response cache holds (least recently used entries go first)")
+	f.Duration("cache-max-ttl", cache.DefaultMaxTTL, "longest time a result stays in the response cache, whatever its ttlMs says")
 	if err := v.BindPFlags(f); err != nil {
 		panic(err) // only on programming errors: every flag exists
 	}
@@ -189,6 +202,14 @@ func runServe(cmd *cobra.Command, cfg serveConfig) error {
 	start, describe, isCmd, err := upstreamStarter(cfg, logger)
 	if err != nil {
 		return err
+	}
+	respCache, err := newResponseCache(cfg)
+	if err != nil {
+		return err
+	}
+	if respCache != nil {
+		rcfg.Cache, rcfg.CacheUpstream = respCache, describe
+		defer logCacheStats(logger, respCache)
 	}
 	mode, err := upstream.ParseMode(cfg.UpstreamMode)
 	if err != nil {

@@ -29,7 +29,8 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Listen != "127.0.0.1:8080" || cfg.UpstreamMode != "per-session" || cfg.UpstreamSpare != 1 ||
-		cfg.MaxSessions != 10000 || cfg.SessionIdleTTL != 30*time.Minute || len(cfg.BindHeaders) != 1 || cfg.BindHeaders[0] != "Authorization" {
+		cfg.MaxSessions != 10000 || cfg.SessionIdleTTL != 30*time.Minute || len(cfg.BindHeaders) != 1 || cfg.BindHeaders[0] != "Authorization" ||
+		cfg.Cache != "on" || cfg.CacheMaxBytes != 64<<20 || cfg.CacheMaxTTL != time.Hour {
 		t.Errorf("example config decoded as %+v", cfg)
 	}
 }

@@ -28,6 +28,8 @@ func Command() *cobra.Command {
 		strict   bool
 		slow     time.Duration
 		verbose  bool
+		cacheTTL time.Duration
+		scope    string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo-server --revision R [--listen ADDR]",
@@ -46,9 +48,11 @@ HTTP+SSE transport at /sse and /messages; /healthz answers 200.
 2026-07-28 is stateless: no initialize and no sessions; every request carries
 its _meta (protocolVersion, clientCapabilities), server/discover describes the
 server, sample/elicit/roots answer with InputRequiredResult (multi round-trip
-requests), subscriptions/listen replaces resources/subscribe. Over HTTP it
+requests), subscriptions/listen replaces resources/subscribe, list results carry
+the caching hints of --cache-ttl and --cache-scope. Over HTTP it
 serves the stateless Streamable HTTP transport of 2026-07-28 at /mcp (POST
-only, mirrored MCP-Protocol-Version, Mcp-Method and Mcp-Name headers). Once listening
+only, mirrored MCP-Protocol-Version, Mcp-Method and Mcp-Name headers), and GET
+/stats counts the requests received by method. Once listening
 it logs msg="demo-server listening" with the address (addr=HOST:PORT; use
 --listen 127.0.0.1:0 for a free port). SIGTERM or interrupt stops it.
 
@@ -73,7 +77,7 @@ JSON-RPC error.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			opts := []Option{WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow)}
+			opts := []Option{WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow), WithCacheHints(cacheTTL, scope)}
 			if listen != "" {
 				ln, err := net.Listen("tcp", listen)
 				if err != nil {
@@ -94,5 +98,7 @@ JSON-RPC error.`,
 	f.BoolVar(&strict, "strict", true, "validate every message against the revision")
 	f.DurationVar(&slow, "slow-timeout", DefaultSlowTimeout, "how long the slow tool waits for its cancellation")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
+	f.DurationVar(&cacheTTL, "cache-ttl", DefaultCacheTTL, "2026-07-28: ttlMs of list results and server/discover (resources/read always says 0)")
+	f.StringVar(&scope, "cache-scope", DefaultCacheScope, "2026-07-28: cacheScope of list, read and server/discover results: public or private")
 	return cmd
 }

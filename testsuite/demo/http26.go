@@ -63,6 +63,7 @@ func serveHTTPStateless(ctx context.Context, s *Server, ln net.Listener) error {
 	h := &statelessHTTP{st: st, ctx: reqCtx, keepAlive: keepAliveInterval}
 	mux := http.NewServeMux()
 	mux.Handle(PathMCP, h)
+	mux.HandleFunc(PathStats, s.serveStats)
 	mux.HandleFunc(PathHealth, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	addr := ln.Addr().String()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

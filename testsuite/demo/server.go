@@ -170,6 +170,8 @@ type Server struct {
 
 	stateKey []byte // signs requestState tokens (2026-07-28)
 	hub      *hub   // open subscriptions/listen streams (2026-07-28)
+
+	counts requestCounts // requests received (2026-07-28, stats.go)
 }
 
 // New returns a demo server that speaks revision rev, one of 2024-11-05,

@@ -207,6 +207,7 @@ func missingCapability(caps map[string]any) *jsonrpc.Error {
 
 // handleStateless answers one 2026-07-28 request.
 func (ss *serverSession) handleStateless(ctx context.Context, req *session.Request) (any, error) {
+	ss.srv.counts.add(req.Method)
 	if req.Method == "subscriptions/listen" {
 		ss.st.listens.add() // OnDone counts it out
 	}
