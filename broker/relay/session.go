@@ -57,8 +57,9 @@ type call struct {
 	timer     *time.Timer
 	init      bool // the broker's own initialize
 	// reinit is set on the broker's initialize of a restarted upstream
-	// (1.T2): its response (nil if the upstream went away) goes to reinit
-	// instead of a client.
+	// (1.T2), and on other requests of the broker's own that wait for
+	// their answer (ownRequest): the response (nil if the upstream went
+	// away) goes to reinit instead of a client.
 	reinit chan *jsonrpc.Message
 	// internal is set on requests the broker replays to a restarted
 	// upstream (logging/setLevel, resources/subscribe): their responses
@@ -131,6 +132,7 @@ type session struct {
 	subs        map[string]bool        // subscribed URIs (stateless upstream, 4.M3)
 	listenKey   string                 // pending key of the upstream subscriptions/listen, or ""
 	ackWaiters  map[string][]waiter    // subscribe requests answered when that listen is acknowledged
+	hdrs        toolHeaders            // x-mcp-header annotations of a stateless upstream's tools (4.T5)
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 }
@@ -195,6 +197,7 @@ func (s *session) sendUp(ctx context.Context, raw []byte, related json.RawMessag
 	if s.up == nil {
 		return errNoUpstream
 	}
+	ctx = s.withParamHeaders(ctx, raw) // 4.T5
 	if err := s.up.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
 		s.log.Debug("relay: send upstream failed", "err", err)
 		return fmt.Errorf("relay: send upstream: %w", err)
@@ -360,6 +363,9 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 	if dup {
 		s.replyClient(ctx, clientID, b, invalidRequest(clientID, "request id "+string(clientID)+" is already in use by a pending request"))
 		return
+	}
+	if s.toolCallRefused(ctx, m, raw, b) {
+		return // 4.T5: its arguments cannot be mirrored into headers
 	}
 	token := translators.ProgressToken(m.Params)
 	for attempt := 0; ; attempt++ {
@@ -964,6 +970,9 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return s.finishHandshake(ctx, c, m)
 	}
 	l := s.link.Load()
+	if m = s.toolHeaderAnswer(l, c, m); m == nil {
+		return nil // 4.T5: sent again with fresh x-mcp-header annotations
+	}
 	if s.cfg.ServerValidation == Strict {
 		if ve := s.validate(l.upRev, m, schemas.FromServer, c.method, Strict); ve != nil {
 			s.replyClient(ctx, c.clientID, c.batch, validationError(c.clientID, jsonrpc.CodeInternalError, ve))

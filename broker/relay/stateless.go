@@ -358,6 +358,9 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 		n.Get("result").Set("protocolVersion", translators.NewString(clientRev.String()))
 		raw = n.Raw()
 	}
+	// 4.T5: tool arguments go into Mcp-Param-* headers on a transport
+	// that has headers.
+	s.hdrs.enabled.Store(s.upCarriesHeaders())
 	s.link.Store(l)
 	s.setRevisions(l)
 	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
