@@ -618,10 +618,14 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 	s.upInit = bytes.Clone(n.Raw())
 	s.restartMu.Unlock()
 	c := &call{clientID: bytes.Clone(m.ID), clientKey: jsonrpc.IDKey(m.ID), method: methodInitialize, init: true}
-	return s.handshakeUp(ctx, m, clientRev, tctx, c, func(id json.RawMessage) []byte {
+	request := func(id json.RawMessage) []byte {
 		n.Set("id", translators.Parse(id))
 		return n.Raw()
-	})
+	}
+	if s.cfg.UpstreamAuto {
+		return s.initializeAuto(ctx, m, clientRev, tctx, c, request) // 4.L3: server/discover first
+	}
+	return s.handshakeUp(ctx, m, clientRev, tctx, c, request)
 }
 
 // handshakeUp records the client's revision and Context, dials the
@@ -630,6 +634,15 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 // finishDiscover reports. It answers the client's initialize m itself when
 // the upstream cannot be reached.
 func (s *session) handshakeUp(ctx context.Context, m *jsonrpc.Message, clientRev schemas.Revision, tctx translators.Context, c *call, request func(id json.RawMessage) []byte) error {
+	if err := s.connectUp(ctx, m, clientRev, tctx); err != nil {
+		return err
+	}
+	return s.handshakeSend(ctx, m, c, request)
+}
+
+// connectUp is the first half of handshakeUp: it records the client's
+// revision and Context, dials the upstream and reads it.
+func (s *session) connectUp(ctx context.Context, m *jsonrpc.Message, clientRev schemas.Revision, tctx translators.Context) error {
 	s.mu.Lock()
 	s.initStarted = true
 	s.clientRev = clientRev
@@ -645,11 +658,16 @@ func (s *session) handshakeUp(ctx context.Context, m *jsonrpc.Message, clientRev
 	s.upMu.Lock()
 	s.up = up
 	s.upMu.Unlock()
+	s.goUpstream(ctx, up)
+	return nil
+}
 
+// handshakeSend is the second half of handshakeUp: it sends the broker's
+// first request c on the connected upstream and waits for the outcome.
+func (s *session) handshakeSend(ctx context.Context, m *jsonrpc.Message, c *call, request func(id json.RawMessage) []byte) error {
 	s.mu.Lock()
 	s.registerLocked(c)
 	s.mu.Unlock()
-	s.goUpstream(ctx, up)
 	if err := s.sendUp(ctx, request(c.upID), nil); err != nil {
 		if s.take(c.key) != nil {
 			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)

@@ -280,6 +280,9 @@ func (s *session) initializeStateless(ctx context.Context, m *jsonrpc.Message, c
 // the link and answers the client's initialize with an InitializeResult
 // built from the DiscoverResult (4.L2, capabilities reshaped by 4.L4).
 func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Message) error {
+	if s.autoDiscovered(m) {
+		return nil // 4.L3: a legacy server; initializeAuto initializes it
+	}
 	fail := func(reply []byte, err error) error {
 		s.sendClient(ctx, reply, c.clientID)
 		err = fmt.Errorf("%w: %w", ErrHandshake, err)
