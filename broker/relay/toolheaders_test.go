@@ -368,7 +368,8 @@ func Test4T5ListRefresh(t *testing.T) {
 // Test4T5HeaderMismatch: a -32020 answer to a tools/call (the server's
 // annotations changed) makes the broker list the tools again and resend
 // the call once, under a new id, with the fresh headers; a second -32020
-// reaches the client as an error, with no further resend.
+// reaches the client as an error (-32603 with the original, 4.E1), with
+// no further resend.
 func Test4T5HeaderMismatch(t *testing.T) {
 	h, up := startStateless(t, true)
 	h.client.send(`{"jsonrpc":"2.0","id":"l","method":"tools/list"}`)
@@ -393,8 +394,10 @@ func Test4T5HeaderMismatch(t *testing.T) {
 	checkValid(t, schemas.V20251125, e.Raw, schemas.FromServer, "tools/call")
 	o := decode(t, e.Raw).(obj)
 	wantEq(t, "error id", o["id"], `"c"`)
-	if code := str(errorCode(o)); code == "" || code == "null" {
-		t.Fatalf("no error for the client: %s", e.Raw)
+	// 4.E1: -32020 reaches a legacy client as -32603, the original in data.
+	wantEq(t, "error code", errorCode(o), `-32603`)
+	if !strings.Contains(string(e.Raw), "-32020") {
+		t.Errorf("the original error is lost: %s", e.Raw)
 	}
 	// No third send: the next message the server sees is the next call.
 	h.client.send(`{"jsonrpc":"2.0","id":"next","method":"tools/call","params":{"name":"route","arguments":{"region":"us"}}}`)
