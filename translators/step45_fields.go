@@ -687,6 +687,6 @@ func rows45Fields() []Row {
 		{"4.F7", "PASS / PASS", broker, "list stability: translators pass lists; the broker keeps one upstream session per (principal, capabilities) key; list results default to cacheScope \"private\" (4.F2)", nil},
 		{"4.F8", "DROP / DROP", tr, "notifications/cancelled without requestId (the legacy task form) toward 2026-07-28 is dropped, either direction; roots sub-fields of capabilities are shaped by 4.L4", nil},
 		{"4.J1", "— / —", broker, "no JSON-RPC responses from 2026-07-28 clients and no requests from 2026-07-28 servers: the broker owns ids, MRTR retries and emulated requests; a legacy response it builds from inputResponses goes Down unchanged except 4.F3", nil},
-		{"4.E1", "MAP / MAP", tr, "Down: -32602 on resources/read whose message says not found → -32002; -32020/-32021/-32022 → -32603 with the original error in data and a detail (required capabilities, supported versions) in message. Up: -32002 on resources/read → -32602; -32042 left to 4.M7; any other code in -32020…-32099 → -32603 with the original error in data", nil},
+		{"4.E1", "MAP / MAP", tr, "Down: -32602 on resources/read whose message says not found → -32002; -32020/-32021/-32022 → -32603 with the original error in data and a detail (required capabilities, supported versions) in message. Up: -32002 on resources/read → -32602; -32042 left to 4.M7; any other code in -32020…-32099 → -32603 with the original error in data", []string{"Test4T5HeaderMismatch"}},
 	}
 }
