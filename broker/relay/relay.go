@@ -9,25 +9,30 @@
 // server's or back (package translators).
 //
 // The relay owns all JSON-RPC ids (rule 0.2 #3). Requests forwarded
-// upstream carry broker integer ids 1, 2, 3, ... (the broker's own
-// initialize is 1); requests the server sends to the client carry broker
-// string ids "mcpbroker-1", "mcpbroker-2", .... Responses are mapped back to
-// the id the requester sent, byte for byte, and notifications/cancelled is
-// rewritten to the id space of its receiver. Progress tokens are kept as the
-// client sent them; the relay only remembers which request owns a token so
-// that notifications/progress can be routed (transport.Message.Related).
+// upstream carry broker integer ids 1, 2, 3, ... (the broker's first
+// request, its initialize or server/discover, is 1); requests the server
+// sends to the client carry broker string ids "mcpbroker-1",
+// "mcpbroker-2", .... Responses are mapped back to the id the requester
+// sent, byte for byte, and notifications/cancelled is rewritten to the id
+// space of its receiver. Progress tokens are kept as the client sent them;
+// the relay only remembers which request owns a token so that
+// notifications/progress can be routed (transport.Message.Related).
 //
 // The client's revision is one of 2024-11-05 to 2025-11-25. The upstream
 // is negotiated among those, or pinned to the stateless 2026-07-28
-// (Config.UpstreamRevision): the broker then terminates the legacy session
-// (initialize answered from server/discover, ping and logging/setLevel
-// answered locally, per-request _meta added) and turns the server's
-// InputRequiredResult into legacy server-to-client requests, retrying with
-// the client's answers (REVISIONS.md 4.L1, 4.L2, 4.M1, 4.M2, 4.M6). It
-// emulates resources/subscribe over subscriptions/listen (4.M3) and, for a
+// (Config.UpstreamRevision), or either, as a server/discover probe finds
+// (Config.UpstreamAuto, REVISIONS.md 4.L3). Toward a 2026-07-28 upstream
+// the broker terminates the legacy session (initialize answered from
+// server/discover, ping and logging/setLevel answered locally,
+// per-request _meta added), turns the server's InputRequiredResult into
+// legacy server-to-client requests, retrying with the client's answers,
+// and mirrors tool arguments into Mcp-Param-* headers over HTTP
+// (REVISIONS.md 4.L1, 4.L2, 4.M1, 4.M2, 4.M6, 4.T5). It emulates
+// resources/subscribe over subscriptions/listen (4.M3) and, for a
 // 2025-11-25 client, task-augmented tools/call and the tasks/* requests
 // (4.M5, tasks.go: the broker runs the call in the background and keeps
-// the session's tasks). 2026 clients are not handled yet.
+// the session's tasks). 2026 clients are served by package bridge, whose
+// pooled legacy sessions are relay sessions.
 //
 // With Config.Cache, the results of tools/list, prompts/list,
 // resources/list, resources/templates/list and resources/read from a 2026
@@ -115,10 +120,40 @@ type Config struct {
 	// initialize to the server. Zero means the newest legacy revision
 	// (2025-11-25). Either way the server's answer is accepted when it
 	// names a legacy revision the broker knows; anything else fails the
-	// handshake. The stateless 2026-07-28 is used only when named here:
-	// the broker then sends server/discover instead of initialize and
-	// requires the server to list 2026-07-28 among its supportedVersions.
+	// handshake. The stateless 2026-07-28 is used when named here (the
+	// broker then sends server/discover instead of initialize and
+	// requires the server to list 2026-07-28 among its supportedVersions)
+	// or when UpstreamAuto finds it.
 	UpstreamRevision schemas.Revision
+	// UpstreamAuto makes the broker find out the upstream's era
+	// (REVISIONS.md 4.L3, 4.T8) instead of assuming one: its first request
+	// is server/discover with the 2026-07-28 _meta. A DiscoverResult that
+	// lists 2026-07-28 selects the stateless bridge. A recognised 2026
+	// error (-32020, -32021, or -32022 whose data.supported lists
+	// 2026-07-28) fails the handshake as it would with UpstreamRevision
+	// 2026-07-28. Any other answer (an error such as -32601 or -32600, a
+	// -32022 without 2026-07-28, an HTTP 400 without a 2026 error, a
+	// result that is no such DiscoverResult) or none within ProbeTimeout
+	// means a legacy server: the broker sends it the initialize of the
+	// legacy handshake, offering UpstreamRevision (which must then be a
+	// legacy revision or zero), on the same connection or on one from
+	// LegacyDial. Off by default.
+	UpstreamAuto bool
+	// LegacyDial, with UpstreamAuto, dials the upstream anew for the
+	// legacy handshake when the probe found a legacy server, for
+	// transports whose 2026 and legacy clients differ (Streamable HTTP:
+	// the probe goes over transport.DialHTTP2026, the session over
+	// transport.DialHTTP); the probed connection is then closed, and
+	// restarts use LegacyDial too. Nil means the legacy initialize goes on
+	// the probed connection (stdio: the same process).
+	LegacyDial func(context.Context) (transport.Conn, error)
+	// ProbeTimeout bounds the wait for the answer to UpstreamAuto's
+	// probe. Zero means DefaultProbeTimeout.
+	ProbeTimeout time.Duration
+	// Eras, with UpstreamAuto, is shared by the sessions of one upstream
+	// origin: once a probe found a legacy server, later sessions
+	// initialize it without probing. Nil means every session probes.
+	Eras *EraCache
 	// ClientValidation applies to messages from the client (default
 	// Strict); ServerValidation to messages from the server (default Warn).
 	ClientValidation, ServerValidation Mode
@@ -191,6 +226,17 @@ func (c Config) withDefaults() (Config, error) {
 		c.UpstreamRevision = latestLegacy()
 	case !c.UpstreamRevision.Valid():
 		return c, fmt.Errorf("relay: upstream revision: %w: %d", schemas.ErrUnknownRevision, uint8(c.UpstreamRevision))
+	}
+	if c.UpstreamAuto {
+		if c.UpstreamRevision.Stateless() {
+			return c, fmt.Errorf("relay: UpstreamAuto with UpstreamRevision %s: the revision offered to a legacy server must be a legacy one", c.UpstreamRevision)
+		}
+		switch {
+		case c.ProbeTimeout == 0:
+			c.ProbeTimeout = DefaultProbeTimeout
+		case c.ProbeTimeout < 0:
+			return c, fmt.Errorf("relay: negative probe timeout %v", c.ProbeTimeout)
+		}
 	}
 	if c.ClientValidation == 0 {
 		c.ClientValidation = Strict

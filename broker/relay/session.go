@@ -57,8 +57,9 @@ type call struct {
 	timer     *time.Timer
 	init      bool // the broker's own initialize
 	// reinit is set on the broker's initialize of a restarted upstream
-	// (1.T2): its response (nil if the upstream went away) goes to reinit
-	// instead of a client.
+	// (1.T2), and on other requests of the broker's own that wait for
+	// their answer (ownRequest): the response (nil if the upstream went
+	// away) goes to reinit instead of a client.
 	reinit chan *jsonrpc.Message
 	// internal is set on requests the broker replays to a restarted
 	// upstream (logging/setLevel, resources/subscribe): their responses
@@ -133,7 +134,8 @@ type session struct {
 	subs        map[string]bool        // subscribed URIs (stateless upstream, 4.M3)
 	listenKey   string                 // pending key of the upstream subscriptions/listen, or ""
 	ackWaiters  map[string][]waiter    // subscribe requests answered when that listen is acknowledged
-	tasks       *taskStore             // emulated tasks (4.M5, tasks.go); nil until the first
+	tasks       *taskStore             // emulated tasks (4.M5, tasks.go); nil until the first task
+	hdrs        toolHeaders            // x-mcp-header annotations of a stateless upstream's tools (4.T5)
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 	cached      sessionCache           // Config.Cache state (cache.go)
@@ -203,6 +205,7 @@ func (s *session) sendUp(ctx context.Context, raw []byte, related json.RawMessag
 	if s.up == nil {
 		return errNoUpstream
 	}
+	ctx = s.withParamHeaders(ctx, raw) // 4.T5
 	if err := s.up.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
 		s.log.Debug("relay: send upstream failed", "err", err)
 		return fmt.Errorf("relay: send upstream: %w", err)
@@ -373,6 +376,9 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 	ck, answered := s.cacheLookup(ctx, m, raw, b)
 	if answered {
 		return
+	}
+	if s.toolCallRefused(ctx, m, raw, b) {
+		return // 4.T5: its arguments cannot be mirrored into headers
 	}
 	token := translators.ProgressToken(m.Params)
 	for attempt := 0; ; attempt++ {
@@ -625,10 +631,14 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 	s.upInit = bytes.Clone(n.Raw())
 	s.restartMu.Unlock()
 	c := &call{clientID: bytes.Clone(m.ID), clientKey: jsonrpc.IDKey(m.ID), method: methodInitialize, init: true}
-	return s.handshakeUp(ctx, m, clientRev, tctx, c, func(id json.RawMessage) []byte {
+	request := func(id json.RawMessage) []byte {
 		n.Set("id", translators.Parse(id))
 		return n.Raw()
-	})
+	}
+	if s.cfg.UpstreamAuto {
+		return s.initializeAuto(ctx, m, clientRev, tctx, c, request) // 4.L3: server/discover first
+	}
+	return s.handshakeUp(ctx, m, clientRev, tctx, c, request)
 }
 
 // handshakeUp records the client's revision and Context, dials the
@@ -637,6 +647,15 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 // finishDiscover reports. It answers the client's initialize m itself when
 // the upstream cannot be reached.
 func (s *session) handshakeUp(ctx context.Context, m *jsonrpc.Message, clientRev schemas.Revision, tctx translators.Context, c *call, request func(id json.RawMessage) []byte) error {
+	if err := s.connectUp(ctx, m, clientRev, tctx); err != nil {
+		return err
+	}
+	return s.handshakeSend(ctx, m, c, request)
+}
+
+// connectUp is the first half of handshakeUp: it records the client's
+// revision and Context, dials the upstream and reads it.
+func (s *session) connectUp(ctx context.Context, m *jsonrpc.Message, clientRev schemas.Revision, tctx translators.Context) error {
 	s.mu.Lock()
 	s.initStarted = true
 	s.clientRev = clientRev
@@ -652,11 +671,16 @@ func (s *session) handshakeUp(ctx context.Context, m *jsonrpc.Message, clientRev
 	s.upMu.Lock()
 	s.up = up
 	s.upMu.Unlock()
+	s.goUpstream(ctx, up)
+	return nil
+}
 
+// handshakeSend is the second half of handshakeUp: it sends the broker's
+// first request c on the connected upstream and waits for the outcome.
+func (s *session) handshakeSend(ctx context.Context, m *jsonrpc.Message, c *call, request func(id json.RawMessage) []byte) error {
 	s.mu.Lock()
 	s.registerLocked(c)
 	s.mu.Unlock()
-	s.goUpstream(ctx, up)
 	if err := s.sendUp(ctx, request(c.upID), nil); err != nil {
 		if s.take(c.key) != nil {
 			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
@@ -979,6 +1003,9 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return s.finishHandshake(ctx, c, m)
 	}
 	l := s.link.Load()
+	if m = s.toolHeaderAnswer(l, c, m); m == nil {
+		return nil // 4.T5: sent again with fresh x-mcp-header annotations
+	}
 	if s.cfg.ServerValidation == Strict {
 		if ve := s.validate(l.upRev, m, schemas.FromServer, c.method, Strict); ve != nil {
 			s.replyClient(ctx, c.clientID, c.batch, validationError(c.clientID, jsonrpc.CodeInternalError, ve))

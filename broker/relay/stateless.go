@@ -280,6 +280,9 @@ func (s *session) initializeStateless(ctx context.Context, m *jsonrpc.Message, c
 // the link and answers the client's initialize with an InitializeResult
 // built from the DiscoverResult (4.L2, capabilities reshaped by 4.L4).
 func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Message) error {
+	if s.autoDiscovered(m) {
+		return nil // 4.L3: a legacy server; initializeAuto initializes it
+	}
 	fail := func(reply []byte, err error) error {
 		s.sendClient(ctx, reply, c.clientID)
 		err = fmt.Errorf("%w: %w", ErrHandshake, err)
@@ -358,6 +361,9 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 		n.Get("result").Set("protocolVersion", translators.NewString(clientRev.String()))
 		raw = n.Raw()
 	}
+	// 4.T5: tool arguments go into Mcp-Param-* headers on a transport
+	// that has headers.
+	s.hdrs.enabled.Store(s.upCarriesHeaders())
 	s.link.Store(l)
 	s.setRevisions(l)
 	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,

@@ -45,6 +45,22 @@ func headersFrom(ctx context.Context) http.Header {
 	return h
 }
 
+// HeadersFrom returns the headers [WithHeaders] put in ctx, or nil. A Conn
+// that wraps another one, or a test's Conn, reads them with it.
+func HeadersFrom(ctx context.Context) http.Header { return headersFrom(ctx) }
+
+// HeaderCarrier is implemented by Conns whose Send puts the headers given
+// with [WithHeaders] on the request: [DialHTTP2026]'s Conn. The relay
+// works out the Mcp-Param-* headers of a tools/call (REVISIONS.md 4.T5)
+// only for a Conn that carries them.
+type HeaderCarrier interface {
+	// CarriesHeaders reports whether Send honours WithHeaders.
+	CarriesHeaders() bool
+}
+
+// CarriesHeaders implements [HeaderCarrier]: every POST carries them.
+func (c *http26ClientConn) CarriesHeaders() bool { return true }
+
 // http26ClientConn is the upstream side of the 2026-07-28 Streamable HTTP
 // transport.
 type http26ClientConn struct {
@@ -150,8 +166,8 @@ func (x *call26) dropped() bool {
 // another notification POSTs it and waits for the status: 2xx is success,
 // anything else a [*StatusError].
 //
-// The Conn implements [Pusher], [RevisionSetter] and [RequestCanceller].
-// Close aborts every request; Recv then returns [ErrClosed].
+// The Conn implements [Pusher], [RevisionSetter], [RequestCanceller] and
+// [HeaderCarrier]. Close aborts every request; Recv then returns [ErrClosed].
 func DialHTTP2026(ctx context.Context, rawURL string, opts *ClientOptions) (Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

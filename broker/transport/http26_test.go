@@ -477,8 +477,14 @@ func TestHTTP2026ClientSend(t *testing.T) {
 	c := dial26(t, ts.URL)
 	ctx := context.Background()
 
+	if hc, ok := c.(HeaderCarrier); !ok || !hc.CarriesHeaders() {
+		t.Errorf("%T does not say it carries the headers of WithHeaders", c)
+	}
 	status <- http.StatusAccepted
 	hctx := WithHeaders(ctx, http.Header{"Mcp-Param-Region": {"us"}})
+	if got := HeadersFrom(hctx).Get("Mcp-Param-Region"); got != "us" || HeadersFrom(ctx) != nil {
+		t.Errorf("HeadersFrom: %q, %v", got, HeadersFrom(ctx))
+	}
 	if err := c.Send(hctx, Message{Raw: []byte(`{"jsonrpc":"2.0","method":"test/note"}`)}); err != nil {
 		t.Fatal(err)
 	}

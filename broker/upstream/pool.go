@@ -264,8 +264,9 @@ func New(start StartFunc, opts Options) (*Pool, error) {
 // Dial fails at once with an error wrapping ErrPoolExhausted when
 // Options.Max sessions are open, and with ErrPoolClosed after Close.
 // Closing the returned Conn frees its slot. The Conn implements
-// transport.RevisionSetter and transport.SessionIDer when the upstream
-// Conn does.
+// transport.RevisionSetter, transport.SessionIDer and
+// transport.HeaderCarrier when the upstream Conn does (the context of a
+// Send reaches the upstream Conn's Send, with its transport.WithHeaders).
 func (p *Pool) Dial(ctx context.Context) (transport.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("upstream: dial: %w", err)
@@ -424,7 +425,7 @@ func (p *Pool) closeLater(c transport.Conn, why string) {
 
 // expose returns c with the optional interfaces of under, as one
 // wrapper that implements all of them: SessionID from under ("" when it
-// has none), SetRevision through set (under's own when set is nil; a
+// has none), CarriesHeaders from under (false when it has none), SetRevision through set (under's own when set is nil; a
 // no-op when neither), OpenStream through open (under's own when open is
 // nil; a no-op when neither). The relay may call them on any Conn.
 func expose(c, under transport.Conn, set func(schemas.Revision), open func()) transport.Conn {
@@ -443,6 +444,9 @@ func expose(c, under transport.Conn, set func(schemas.Revision), open func()) tr
 	if so, ok := under.(transport.StreamOpener); ok && open == nil {
 		x.open = so.OpenStream
 	}
+	if hc, ok := under.(transport.HeaderCarrier); ok {
+		x.headers = hc.CarriesHeaders
+	}
 	return x
 }
 
@@ -453,6 +457,15 @@ type extConn struct {
 	id   func() string
 	open func()
 	push func(func(transport.Message, error)) bool
+	// headers reports whether the wrapped Conn's Send honours
+	// transport.WithHeaders (the context reaches it unchanged).
+	headers func() bool
+}
+
+// CarriesHeaders implements transport.HeaderCarrier: what the wrapped Conn
+// says, false when it does not say.
+func (c *extConn) CarriesHeaders() bool {
+	return c.headers != nil && c.headers()
 }
 
 // Push implements transport.Pusher when the wrapped Conn can push.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -550,9 +552,25 @@ func TestSharedMax(t *testing.T) {
 // SetRevision calls.
 type revConnStub struct {
 	transport.Conn
-	mu     sync.Mutex
-	revs   []schemas.Revision
-	opened int
+	mu      sync.Mutex
+	revs    []schemas.Revision
+	opened  int
+	headers []http.Header // transport.HeadersFrom of each Send
+}
+
+func (c *revConnStub) CarriesHeaders() bool { return true }
+
+func (c *revConnStub) Send(ctx context.Context, m transport.Message) error {
+	c.mu.Lock()
+	c.headers = append(c.headers, transport.HeadersFrom(ctx))
+	c.mu.Unlock()
+	return c.Conn.Send(ctx, m)
+}
+
+func (c *revConnStub) sentHeaders() []http.Header {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.headers)
 }
 
 func (c *revConnStub) SetRevision(rev schemas.Revision) {
@@ -581,9 +599,10 @@ func (c *revConnStub) set() []schemas.Revision {
 	return append([]schemas.Revision(nil), c.revs...)
 }
 
-// TestOptionalInterfaces: the Conns handed out implement SetRevision and
-// SessionID when the upstream does; in shared mode SetRevision reaches the
-// upstream once.
+// TestOptionalInterfaces: the Conns handed out implement SetRevision,
+// SessionID and CarriesHeaders when the upstream does, and the headers of
+// transport.WithHeaders reach the upstream's Send (REVISIONS.md 4.T5); in
+// shared mode SetRevision reaches the upstream once.
 func TestOptionalInterfaces(t *testing.T) {
 	for _, mode := range []Mode{PerSession, Shared} {
 		t.Run(mode.String(), func(t *testing.T) {
@@ -609,6 +628,17 @@ func TestOptionalInterfaces(t *testing.T) {
 				if si, ok := c.(transport.SessionIDer); !ok || si.SessionID() != "sid-1" {
 					t.Errorf("%T: no SessionID sid-1", c)
 				}
+				if hc, ok := c.(transport.HeaderCarrier); !ok || !hc.CarriesHeaders() {
+					t.Errorf("%T: does not carry headers", c)
+				}
+			}
+			// b is the session of the last stub started.
+			h := http.Header{"Mcp-Param-Region": {"eu"}}
+			if err := b.Send(transport.WithHeaders(context.Background(), h), transport.Message{Raw: []byte(toolCall(7, "route", `{"region":"eu"}`, ""))}); err != nil {
+				t.Fatal(err)
+			}
+			if sent := stub.sentHeaders(); len(sent) != 1 || sent[0].Get("Mcp-Param-Region") != "eu" {
+				t.Errorf("headers the upstream's Send got: %v", sent)
 			}
 			want := 1 // per-session: each of the two stubs got one
 			if got := len(stub.set()); got != want {
@@ -624,6 +654,9 @@ func TestOptionalInterfaces(t *testing.T) {
 			x.(transport.StreamOpener).OpenStream()
 			if id := x.(transport.SessionIDer).SessionID(); id != "" {
 				t.Errorf("SessionID of a Conn without one = %q", id)
+			}
+			if x.(transport.HeaderCarrier).CarriesHeaders() {
+				t.Error("a Conn without CarriesHeaders carries headers")
 			}
 		})
 	}

@@ -93,6 +93,12 @@ children started ahead and at most --upstream-max at once; shared serves every c
 session with one (only for servers that keep no per-client state). A lost upstream is
 restarted by the next request of its session.
 
+--upstream-revision pins the server's revision (2026-07-28 selects the stateless bridge).
+auto finds out the server's era: the broker sends server/discover first and uses the
+stateless bridge when the server lists 2026-07-28, else initializes it as a legacy server
+(over stdio on the same process; over --upstream-url the probe is a 2026 POST and a legacy
+server then gets the legacy Streamable HTTP client).
+
 With --upstream-revision 2026-07-28, list and read results that carry caching hints
 (ttlMs, cacheScope) are kept in a response cache shared by all sessions and repeated
 requests are answered from it (--cache on, the default): "public" results serve
@@ -117,7 +123,7 @@ MCPBROKER_UPSTREAM_CMD.`,
 	f.String("upstream-cmd", "", "run the MCP server as a child process over stdio (one per client session)")
 	f.String("upstream-url", "", "the MCP server's Streamable HTTP endpoint")
 	f.String("upstream-sse-url", "", "the MCP server's legacy HTTP+SSE endpoint")
-	f.String("upstream-revision", "", "pin the server's revision (default: negotiate, offering the newest)")
+	f.String("upstream-revision", "", "pin the server's revision, or auto: probe with server/discover and use 2026-07-28 or, for a legacy server, initialize (default: negotiate a legacy revision, offering the newest)")
 	f.String("upstream-mode", "per-session", "per-session: an upstream session (a child process for --upstream-cmd) per client session; shared: one for all (only for servers that keep no per-client state)")
 	f.Int("upstream-max", 0, "most upstream sessions at once (per-session) or clients of the shared one (shared); beyond it initialize fails (0: no limit)")
 	f.Int("upstream-spare", 1, "pre-started child processes kept ready for new sessions (per-session mode, --upstream-cmd only)")
@@ -191,15 +197,20 @@ func runServe(cmd *cobra.Command, cfg serveConfig) error {
 	if rcfg.ServerValidation, err = parseMode("server-validation", cfg.ServerValidation); err != nil {
 		return err
 	}
-	if cfg.UpstreamRevision != "" {
+	switch cfg.UpstreamRevision {
+	case "":
+	case revisionAuto:
+		// 4.L3: server/discover first, initialize if it is a legacy server.
+		rcfg.UpstreamAuto = true
+	default:
 		if rcfg.UpstreamRevision, err = schemas.ParseRevision(cfg.UpstreamRevision); err != nil {
-			return usageErr("--upstream-revision: %w", err)
+			return usageErr("--upstream-revision: %w (or %s)", err, revisionAuto)
 		}
 	}
 	if rcfg.Validator, err = schemas.NewValidator(); err != nil {
 		return err
 	}
-	start, describe, isCmd, err := upstreamStarter(cfg, logger)
+	start, legacyStart, describe, isCmd, err := upstreamStarter(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -227,6 +238,18 @@ func runServe(cmd *cobra.Command, cfg serveConfig) error {
 		return usageErr("upstream: %w", err)
 	}
 	defer pool.Close()
+	if legacyStart != nil {
+		// auto over HTTP: the 2026 client probes; a legacy server gets
+		// the legacy client, from a pool of its own. The origin's era is
+		// remembered for the next sessions.
+		legacyPool, err := upstream.New(legacyStart, upstream.Options{Mode: mode, Max: cfg.UpstreamMax, Logger: logger})
+		if err != nil {
+			return usageErr("upstream: %w", err)
+		}
+		defer legacyPool.Close()
+		rcfg.LegacyDial = legacyPool.Dial
+		rcfg.Eras = &relay.EraCache{}
+	}
 	dial := pool.Dial
 	ctx := cmd.Context()
 	bcfg, err := bridgeConfig(cfg, rcfg, dial, logger)
@@ -254,9 +277,15 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-// upstreamStarter returns how to start an upstream session, a description
-// for the logs, and whether it starts a child process.
-func upstreamStarter(cfg serveConfig, logger *slog.Logger) (upstream.StartFunc, string, bool, error) {
+// revisionAuto is the --upstream-revision that detects the upstream's era.
+const revisionAuto = "auto"
+
+// upstreamStarter returns how to start an upstream session, how to start a
+// legacy one after an auto probe found a legacy server when that differs
+// (--upstream-url: the 2026 client probes, the legacy client initializes;
+// nil otherwise), a description for the logs, and whether it starts a
+// child process.
+func upstreamStarter(cfg serveConfig, logger *slog.Logger) (start, legacyStart upstream.StartFunc, describe string, isCmd bool, err error) {
 	n := 0
 	for _, s := range []string{cfg.UpstreamCmd, cfg.UpstreamURL, cfg.UpstreamSSEURL} {
 		if s != "" {
@@ -264,39 +293,49 @@ func upstreamStarter(cfg serveConfig, logger *slog.Logger) (upstream.StartFunc, 
 		}
 	}
 	if n > 1 {
-		return nil, "", false, usageErr("give at most one of --upstream-cmd, --upstream-url, --upstream-sse-url")
+		return nil, nil, "", false, usageErr("give at most one of --upstream-cmd, --upstream-url, --upstream-sse-url")
+	}
+	if cfg.UpstreamSSEURL != "" && cfg.UpstreamRevision == revisionAuto {
+		return nil, nil, "", false, usageErr("--upstream-revision %s probes stdio and Streamable HTTP servers; HTTP+SSE (--upstream-sse-url) is 2024-11-05's", revisionAuto)
 	}
 	// LazyGET: an upstream Streamable HTTP session opens its GET stream
 	// only once the client listens (an idle session without a listening
 	// client holds no upstream stream).
 	opts := &transport.ClientOptions{Logger: logger, LazyGET: true}
+	dial2026 := func(ctx context.Context) (transport.Conn, error) {
+		return transport.DialHTTP2026(ctx, cfg.UpstreamURL, opts)
+	}
+	dialLegacy := func(ctx context.Context) (transport.Conn, error) {
+		return transport.DialHTTP(ctx, cfg.UpstreamURL, opts)
+	}
 	switch {
 	case cfg.UpstreamURL != "" && cfg.UpstreamRevision == "2026-07-28":
 		// The stateless Streamable HTTP of 2026-07-28 (4.T1-4.T8).
-		return func(ctx context.Context) (transport.Conn, error) {
-			return transport.DialHTTP2026(ctx, cfg.UpstreamURL, opts)
-		}, "streamable-http (2026-07-28) " + cfg.UpstreamURL, false, nil
+		return dial2026, nil, "streamable-http (2026-07-28) " + cfg.UpstreamURL, false, nil
+	case cfg.UpstreamURL != "" && cfg.UpstreamRevision == revisionAuto:
+		// 4.L3: the probe is a 2026 POST; a legacy server answers 400 or
+		// a JSON-RPC error, and gets the legacy transport then.
+		return dial2026, dialLegacy, "streamable-http (era detected) " + cfg.UpstreamURL, false, nil
 	case cfg.UpstreamURL != "":
-		return func(ctx context.Context) (transport.Conn, error) {
-			return transport.DialHTTP(ctx, cfg.UpstreamURL, opts)
-		}, "streamable-http " + cfg.UpstreamURL, false, nil
+		return dialLegacy, nil, "streamable-http " + cfg.UpstreamURL, false, nil
 	case cfg.UpstreamSSEURL != "":
 		return func(ctx context.Context) (transport.Conn, error) {
 			return transport.DialSSE(ctx, cfg.UpstreamSSEURL, opts)
-		}, "http+sse " + cfg.UpstreamSSEURL, false, nil
+		}, nil, "http+sse " + cfg.UpstreamSSEURL, false, nil
 	}
 	argv := strings.Fields(cfg.UpstreamCmd)
-	describe := "stdio " + cfg.UpstreamCmd
+	describe = "stdio " + cfg.UpstreamCmd
 	if len(argv) == 0 {
 		self, err := os.Executable()
 		if err != nil {
-			return nil, "", false, fmt.Errorf("find the built-in demo server: %w", err)
+			return nil, nil, "", false, fmt.Errorf("find the built-in demo server: %w", err)
 		}
 		argv = []string{self, "demo-server", "--revision", demoRevision}
 		describe = "built-in demo server " + demoRevision + " (stdio)"
 	}
+	// auto over stdio probes the very process it then initializes.
 	cmd := &transport.Command{Argv: argv, MaxSize: cfg.MaxMessageSize, Logger: logger}
-	return cmd.Start, describe, true, nil
+	return cmd.Start, nil, describe, true, nil
 }
 
 // serveHTTP serves Streamable HTTP at /mcp and legacy HTTP+SSE at /sse and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,5 +58,39 @@ func TestConfigPrecedenceAndErrors(t *testing.T) {
 	}
 	if _, err := loadServeConfig(serveViper(t), bad); err == nil || !strings.Contains(err.Error(), "upstream-mdoe") {
 		t.Errorf("a misspelt key: %v, want an error naming it", err)
+	}
+}
+
+// Test4L3UpstreamRevisionAuto: --upstream-revision auto starts the 2026
+// client and, for a legacy server, the legacy one over --upstream-url; it
+// probes the same process over --upstream-cmd; it refuses
+// --upstream-sse-url, whose transport is 2024-11-05's alone.
+func Test4L3UpstreamRevisionAuto(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		cfg        serveConfig
+		wantLegacy bool
+		wantErr    bool
+	}{
+		{"url", serveConfig{UpstreamURL: "http://127.0.0.1:1/mcp", UpstreamRevision: "auto"}, true, false},
+		{"cmd", serveConfig{UpstreamCmd: "demo", UpstreamRevision: "auto"}, false, false},
+		{"sse", serveConfig{UpstreamSSEURL: "http://127.0.0.1:1/sse", UpstreamRevision: "auto"}, false, true},
+		{"url pinned", serveConfig{UpstreamURL: "http://127.0.0.1:1/mcp", UpstreamRevision: "2026-07-28"}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start, legacyStart, describe, _, err := upstreamStarter(tc.cfg, slog.New(slog.DiscardHandler))
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("no error (%s)", describe)
+				}
+				return
+			}
+			if err != nil || start == nil {
+				t.Fatalf("upstreamStarter: %v", err)
+			}
+			if (legacyStart != nil) != tc.wantLegacy {
+				t.Errorf("legacy start: %v, want %v", legacyStart != nil, tc.wantLegacy)
+			}
+		})
 	}
 }

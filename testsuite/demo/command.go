@@ -36,7 +36,7 @@ func Command() *cobra.Command {
 		Short: "Run a demo MCP server that speaks exactly one revision",
 		Long: `demo-server is an MCP server for testing mcpbroker. It speaks exactly one
 protocol revision (` + fmt.Sprint(schemas.Names()) + `) and offers tools (echo,
-add, sample, elicit, progress, slow, content, roots, touch, ping_client),
+add, sample, elicit, progress, slow, content, roots, touch, ping_client, route),
 resources (demo://static/readme, demo://static/logo, demo://items/{id}), the
 prompt greet, completions and logging, using only what its revision has.
 
@@ -51,7 +51,8 @@ server, sample/elicit/roots answer with InputRequiredResult (multi round-trip
 requests), subscriptions/listen replaces resources/subscribe, list results carry
 the caching hints of --cache-ttl and --cache-scope. Over HTTP it
 serves the stateless Streamable HTTP transport of 2026-07-28 at /mcp (POST
-only, mirrored MCP-Protocol-Version, Mcp-Method and Mcp-Name headers), and GET
+only, mirrored MCP-Protocol-Version, Mcp-Method and Mcp-Name headers, and the
+Mcp-Param-* headers of the route tool's arguments marked with x-mcp-header), and GET
 /stats counts the requests received by method. Once listening
 it logs msg="demo-server listening" with the address (addr=HOST:PORT; use
 --listen 127.0.0.1:0 for a free port). SIGTERM or interrupt stops it.

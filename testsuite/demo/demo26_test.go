@@ -308,7 +308,7 @@ func testToolsList26(t *testing.T, over string) {
 		}
 	}
 	// ping_client needs a server-to-client request, which 2026 has not.
-	want := []string{"add", "content", "echo", "elicit", "progress", "roots", "sample", "slow", "touch"}
+	want := []string{"add", "content", "echo", "elicit", "progress", "roots", "route", "sample", "slow", "touch"}
 	slices.Sort(names)
 	if !slices.Equal(names, want) {
 		t.Errorf("tools %v, want %v", names, want)

@@ -34,7 +34,10 @@ import (
 //     equal the body's _meta protocolVersion, Mcp-Method must equal the
 //     method, and Mcp-Name params.name (tools/call, prompts/get) or
 //     params.uri (resources/read); Base64 sentinel values
-//     (=?base64?...?=) are decoded first. A missing, repeated or
+//     (=?base64?...?=) are decoded first. The Mcp-Param-* headers of a
+//     tools/call must mirror the arguments its tool's inputSchema
+//     annotates with x-mcp-header (the route tool), as
+//     transport.CheckParamHeaders checks. A missing, repeated or
 //     mismatched header is 400 with -32020.
 //   - Statuses (4.T6): a notification gets 202. An error found before the
 //     request is handled is 400 (-32020, -32022, -32602 for missing
@@ -167,6 +170,11 @@ func (h *statelessHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, m.ID, code, msg, nil)
 		return
 	}
+	checked, code, msg := s.checkParamHeaders(r.Header, m)
+	if code != 0 {
+		httpError(w, http.StatusBadRequest, m.ID, code, msg, nil)
+		return
+	}
 	if m.IsRequest() {
 		if v, ok := requestedVersion(m.Params); ok && v != s.rev.String() {
 			je := unsupportedVersion(s.rev, v)
@@ -205,7 +213,7 @@ func (h *statelessHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w: w, rc: http.NewResponseController(w), reqCtx: r.Context(), log: s.log,
 		id: m.ID, request: body, keepAlive: h.keepAlive, finished: make(chan struct{}),
 	}
-	peer := h.st.newPeer(pc, func(*session.Request, session.Outcome) { pc.finish() })
+	peer := h.st.newPeer(pc, checked, func(*session.Request, session.Outcome) { pc.finish() })
 	if err := peer.Run(h.ctx); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("demo: request failed", "err", err)
 	}

@@ -5,7 +5,8 @@
 //
 // The server offers, using only what its revision has: the tools echo,
 // add, sample, elicit (2025-06-18 on), progress, slow, content, roots,
-// touch and ping_client (up to 2025-11-25); the resources
+// touch, ping_client (up to 2025-11-25) and route (2026-07-28 on: its
+// arguments travel in Mcp-Param-* headers over HTTP); the resources
 // demo://static/readme and demo://static/logo and the template
 // demo://items/{id}, with subscriptions; the prompt greet; completion of
 // the prompt argument and the template variable; logging (a request the
@@ -168,8 +169,9 @@ type Server struct {
 	cacheScope  string
 	stateTTL    time.Duration
 
-	stateKey []byte // signs requestState tokens (2026-07-28)
-	hub      *hub   // open subscriptions/listen streams (2026-07-28)
+	stateKey []byte                             // signs requestState tokens (2026-07-28)
+	hub      *hub                               // open subscriptions/listen streams (2026-07-28)
+	params   map[string][]transport.ParamHeader // x-mcp-header annotations by tool (2026-07-28)
 
 	counts requestCounts // requests received (2026-07-28, stats.go)
 }
@@ -194,6 +196,11 @@ func New(rev schemas.Revision, opts ...Option) (*Server, error) {
 	if s.cacheTTL < 0 {
 		return nil, fmt.Errorf("demo: negative cache TTL %s", s.cacheTTL)
 	}
+	params, err := paramSpecs(rev)
+	if err != nil {
+		return nil, err
+	}
+	s.params = params
 	s.stateKey = make([]byte, 32)
 	if _, err := rand.Read(s.stateKey); err != nil {
 		return nil, fmt.Errorf("demo: requestState key: %w", err)
@@ -284,6 +291,10 @@ type serverSession struct {
 	st *stateless
 	// setRevision, when set, tells the Conn the negotiated revision.
 	setRevision func(schemas.Revision)
+	// checked, in 2026-07-28 over HTTP, lists the Mcp-Param-* headers
+	// checked on the POST this serverSession answers (4.T5); nil over
+	// other transports.
+	checked []string
 
 	mu         sync.Mutex
 	state      int

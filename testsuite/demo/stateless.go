@@ -46,7 +46,7 @@ func (s *Server) serveStateless(ctx context.Context, conn transport.Conn) error 
 		case <-runDone:
 		}
 	}()
-	peer := st.newPeer(conn, nil)
+	peer := st.newPeer(conn, nil, nil)
 	s.log.Info("demo connection started", "revision", s.rev.String())
 	err := peer.Run(runCtx)
 	s.log.Info("demo connection ended", "err", err)
@@ -68,11 +68,12 @@ func (st *stateless) drain() {
 }
 
 // newPeer returns the session.Peer that answers the 2026-07-28 requests
-// conn carries. onDone, if set, is called after the server's own hooks
-// when a request has ended.
-func (st *stateless) newPeer(conn transport.Conn, onDone func(*session.Request, session.Outcome)) *session.Peer {
+// conn carries. checked lists the Mcp-Param-* headers checked on the POST
+// conn answers (not nil over HTTP, 4.T5). onDone, if set, is called after
+// the server's own hooks when a request has ended.
+func (st *stateless) newPeer(conn transport.Conn, checked []string, onDone func(*session.Request, session.Outcome)) *session.Peer {
 	s := st.srv
-	ss := &serverSession{srv: s, st: st}
+	ss := &serverSession{srv: s, st: st, checked: checked}
 	cfg := session.Config{
 		Revision:  s.rev,
 		Side:      schemas.FromServer,

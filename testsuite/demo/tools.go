@@ -102,6 +102,8 @@ func tools(rev schemas.Revision) []tool {
 		// 2026-07-28 has no ping and no server-to-client requests.
 		{name: "ping_client", title: "Ping client", description: "Sends ping to the client and waits for the answer.",
 			until: schemas.V20251125, input: none, readOnly: true, run: (*serverSession).pingClient},
+		// x-mcp-header (4.T5) is 2026-07-28's.
+		routeTool(),
 	}
 	out := all[:0]
 	for _, t := range all {
