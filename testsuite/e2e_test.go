@@ -22,7 +22,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := brokerproc.Build(t)
+	bin := buildBinary(t)
 	addr := brokerproc.Serve(t, bin, nil)
 	for _, tc := range []struct {
 		rev  schemas.Revision
@@ -49,7 +49,7 @@ func TestDemoServerListen(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := brokerproc.Build(t)
+	bin := buildBinary(t)
 	for _, rev := range legacy {
 		t.Run(rev.String(), func(t *testing.T) {
 			t.Parallel()
@@ -122,7 +122,7 @@ func TestServeSharedUpstream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := brokerproc.Build(t)
+	bin := buildBinary(t)
 	v, err := sharedValidator()
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestServeUnsolicitedOverHTTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := brokerproc.Build(t)
+	bin := buildBinary(t)
 	v, err := sharedValidator()
 	if err != nil {
 		t.Fatal(err)

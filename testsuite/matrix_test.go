@@ -111,7 +111,7 @@ func TestInteropMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs 154 sessions through real processes")
 	}
-	bin := brokerproc.Build(t)
+	bin := buildBinary(t)
 	v, err := sharedValidator()
 	if err != nil {
 		t.Fatal(err)
