@@ -182,3 +182,39 @@ func TestServeUnsolicitedOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestServeLegacyClientsTo2026 runs the legacy -> 2026-07-28 column of
+// TestInteropMatrix over one transport pair each: `mcpbroker serve
+// --upstream-revision 2026-07-28` in front of the strict 2026-07-28 demo
+// server (a stdio child, or over the stateless Streamable HTTP of 2026),
+// strict fixture clients of every legacy revision over Streamable HTTP,
+// runLegacyTo2026Scenario. It is a subset of the matrix, kept because the
+// coverage table of the translators (translators/step45.go, checked by
+// TestCoverageTestsExist) names it for rows 4.L1, 4.L2, 4.M1, 4.M2, 4.M3,
+// 4.M6 and 4.M10; it can go once those rows name TestInteropMatrix.
+func TestServeLegacyClientsTo2026(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	v, err := sharedValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, server := range []string{"stdio", "http"} {
+		t.Run("server-"+server, func(t *testing.T) {
+			t.Parallel()
+			upstream := matrixUpstream(t, bin, schemas.V20260728, server)
+			addr := brokerproc.Serve(t, bin, nil, upstream...)
+			for _, cr := range legacy {
+				t.Run("client-"+cr.String(), func(t *testing.T) {
+					t.Parallel()
+					ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+					t.Cleanup(cancel)
+					c := newScenarioClient(t, v, cr, dialBroker(ctx, t, bin, addr, "http", upstream))
+					runLegacyTo2026Scenario(ctx, t, c, matrixEnv{sr: schemas.V20260728})
+				})
+			}
+		})
+	}
+}
