@@ -528,6 +528,14 @@ func runScenario(ctx context.Context, t *testing.T, c *fixture.Client, sr schema
 		case cr < schemas.V20250618 && !(res.IsError && strings.Contains(res.Text(), "elicitation")):
 			t.Errorf("elicit toward %s: %q, want the tool to see no elicitation capability", cr, res.Text())
 		}
+		if cr >= schemas.V20250618 {
+			// A tool that needs sampling and elicitation before it
+			// answers.
+			res := mustTool(t, ctx, c, "elicit", map[string]any{"message": "ok?", "sample": true})
+			if !strings.Contains(res.Text(), "accept") || !strings.Contains(res.Text(), "sampled by the client") {
+				t.Errorf("elicit with sample: %q, want accept and the sampled text", res.Text())
+			}
+		}
 	}
 
 	// Progress notifications reach the client with its own token.

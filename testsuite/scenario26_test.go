@@ -21,7 +21,8 @@ import (
 // bridge, broker/bridge): server/discover answered from a pooled legacy
 // session, or passed through from a 2026-07-28 server (4.L2); tools,
 // content, resources, prompts and completion; MRTR (4.M6) over the
-// server's sampling (two rounds), roots and elicitation; subscriptions/listen
+// server's sampling (two rounds), roots, elicitation, and a tool that needs
+// sampling and elicitation before it answers; subscriptions/listen
 // (4.M3: over resources/subscribe toward a legacy server); the per-request
 // log level (4.M2: logging/setLevel upstream toward a legacy server);
 // progress (4.M9) and the cancellation of a slow call by closing its
@@ -64,6 +65,13 @@ func run2026Scenario(ctx context.Context, t *testing.T, c *fixture.Client, env m
 		if res := mustTool(t, ctx, c, "elicit", map[string]any{"message": "ok?"}); !strings.Contains(res.Text(), "accept") {
 			t.Errorf("elicit: %q", res.Text())
 		}
+		// A tool that needs sampling and elicitation before it answers:
+		// one after the other from a legacy server, both in one
+		// InputRequiredResult from a 2026-07-28 one.
+		res := mustTool(t, ctx, c, "elicit", map[string]any{"message": "ok?", "sample": true})
+		if !strings.Contains(res.Text(), "accept") || !strings.Contains(res.Text(), "sampled by the client") {
+			t.Errorf("elicit with sample: %q, want accept and the sampled text", res.Text())
+		}
 	}
 	inputs := 0
 	for _, r := range c.ServerRequests() {
@@ -72,8 +80,8 @@ func run2026Scenario(ctx context.Context, t *testing.T, c *fixture.Client, env m
 			inputs++
 		}
 	}
-	if want := 3 + boolInt(sr >= schemas.V20250618); inputs != want {
-		t.Errorf("the client answered %d input requests, want %d (2 sampling rounds, roots, elicitation from 2025-06-18)", inputs, want)
+	if want := 3 + 3*boolInt(sr >= schemas.V20250618); inputs != want {
+		t.Errorf("the client answered %d input requests, want %d (2 sampling rounds, roots; from 2025-06-18 elicitation, and elicitation with sampling)", inputs, want)
 	}
 	var read struct {
 		Contents []json.RawMessage `json:"contents"`
@@ -203,8 +211,9 @@ func cancelCall2026(ctx context.Context, t *testing.T, c *fixture.Client, env ma
 // server/discover (4.L1, 4.L2), tools, content, resources, prompts and
 // completion with per-request _meta, ping and logging/setLevel answered
 // by the broker (4.M1, 4.M2), the demo's multi round-trip tools
-// (sampling, elicitation, roots) turned into legacy server-to-client
-// requests and retried (4.M6), resources/subscribe emulated with
+// (sampling, elicitation, roots, and elicitation with sampling: two input
+// requests at once) turned into legacy server-to-client requests and
+// retried (4.M6), resources/subscribe emulated with
 // subscriptions/listen (4.M3), progress, the cancellation of a slow call
 // (notifications/cancelled, which reaches the server as its transport's
 // cancel: 4.M8), and for a 2025-11-25 client a task-augmented tools/call
@@ -244,6 +253,12 @@ func runLegacyTo2026Scenario(ctx context.Context, t *testing.T, c *fixture.Clien
 	if cr >= schemas.V20250618 {
 		if res := mustTool(t, ctx, c, "elicit", map[string]any{"message": "ok?"}); !strings.Contains(res.Text(), "accept") {
 			t.Errorf("elicit: %q", res.Text())
+		}
+		// Both input requests of one InputRequiredResult become two
+		// server requests to the client at once.
+		res := mustTool(t, ctx, c, "elicit", map[string]any{"message": "ok?", "sample": true})
+		if !strings.Contains(res.Text(), "accept") || !strings.Contains(res.Text(), "sampled by the client") {
+			t.Errorf("elicit with sample: %q, want accept and the sampled text", res.Text())
 		}
 	} else if res, err := c.CallTool(ctx, "elicit", map[string]any{"message": "ok?"}); err == nil && !res.IsError {
 		// The client declared no elicitation, so neither does the
