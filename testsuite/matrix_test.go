@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/bridge"
 	"github.com/mcpbroker/mcpbroker/broker/relay"
+	"github.com/mcpbroker/mcpbroker/broker/sealed"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
@@ -20,93 +23,167 @@ import (
 
 var legacy = []schemas.Revision{schemas.V20241105, schemas.V20250326, schemas.V20250618, schemas.V20251125}
 
+// revisions is every revision the broker translates between, oldest
+// first: the four legacy ones and 2026-07-28.
+var revisions = []schemas.Revision{schemas.V20241105, schemas.V20250326, schemas.V20250618, schemas.V20251125, schemas.V20260728}
+
 // sharedValidator returns the validator all tests of the package share
 // (compiling the schemas takes a while).
 var sharedValidator = sync.OnceValues(schemas.NewValidator)
 
-// TestInteropMatrixInProcess runs the strict fixture client of every legacy
-// revision through the broker's relay to the strict demo server of every
-// legacy revision (16 pairs), over in-memory connections. Both peers
-// validate everything they receive against their own revision, so any
-// translation mistake fails the test. TestInteropMatrix runs the same
-// scenario over real transports and processes.
+// pairName names the subtest of an ordered (client, server) pair.
+func pairName(cr, sr schemas.Revision) string { return cr.String() + "->" + sr.String() }
+
+// clientTransports lists the transports a client of revision cr reaches
+// the broker over: Streamable HTTP, legacy HTTP+SSE (the broker serves it
+// to clients of any legacy revision) and stdio up to 2025-11-25; the
+// stateless Streamable HTTP of 2026-07-28 and stdio for 2026-07-28.
+func clientTransports(cr schemas.Revision) []string {
+	if cr.Stateless() {
+		return []string{"http", "stdio"}
+	}
+	return []string{"stdio", "http", "sse"}
+}
+
+// serverTransports lists the transports the broker reaches a demo server
+// of revision sr over: stdio and Streamable HTTP (2026-07-28's stateless
+// one for 2026-07-28), and 2024-11-05's own legacy HTTP+SSE.
+func serverTransports(sr schemas.Revision) []string {
+	if sr == schemas.V20241105 {
+		return []string{"stdio", "http", "sse"}
+	}
+	return []string{"stdio", "http"}
+}
+
+// TestInteropMatrixInProcess runs the strict fixture client of every
+// revision through the broker to the strict demo server of every revision
+// (all 25 ordered pairs), in process: legacy clients through the relay,
+// 2026-07-28 clients through the bridge (broker/bridge), over in-memory
+// pipes to the client, and to the server over a pipe ("pipe") or over the
+// server's Streamable HTTP on loopback ("http"). Both peers and the broker
+// validate everything they receive strictly, so any translation mistake
+// fails the test. The demo's request hook shows that each cancellation
+// reached the server, whatever its revision and transport. runMatrix picks
+// the scenario of the pair; TestInteropMatrix runs the same pairs over
+// real transports and processes.
 func TestInteropMatrixInProcess(t *testing.T) {
 	v, err := sharedValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cr := range legacy {
-		for _, sr := range legacy {
-			t.Run(fmt.Sprintf("client-%s_server-%s", cr, sr), func(t *testing.T) {
+	table := newMatrixTable(t, "in process")
+	for _, cr := range revisions {
+		for _, sr := range revisions {
+			t.Run(pairName(cr, sr), func(t *testing.T) {
 				t.Parallel()
-				runPair(t, v, cr, sr)
+				for _, st := range []string{"pipe", "http"} {
+					t.Run("pipe-"+st, func(t *testing.T) {
+						t.Parallel()
+						table.track(t, cr, sr)
+						runPair(t, v, cr, sr, st)
+					})
+				}
 			})
 		}
 	}
 }
 
 // TestInteropMatrix is the interop matrix over real transports and
-// processes: the strict fixture client of every legacy revision, over
-// Streamable HTTP, legacy HTTP+SSE and stdio, through the real mcpbroker
-// binary, to the strict demo server of every legacy revision, over stdio
-// and Streamable HTTP: 16 pairs x 3 client transports x 2 server
-// transports, each running the whole scenario of runScenario, plus the
-// 2024-11-05 server over its own legacy HTTP+SSE transport (12 more).
+// processes: the strict fixture client of every revision, over each of its
+// clientTransports, through the real mcpbroker binary, to the strict demo
+// server of every revision over each of its serverTransports: all 25
+// ordered pairs, each running the scenario runMatrix picks for it. Subtests
+// are named "<client>-><server>/<client transport>-<server transport>".
 //
-// Server side, per revision R: "stdio" is `mcpbroker serve --upstream-cmd
-// "mcpbroker demo-server --revision R"` (a demo child per session);
-// "http" is a `mcpbroker demo-server --revision R --listen` process and
-// `mcpbroker serve --upstream-url http://ADDR/mcp`; "sse" the same
-// process at /sse and `--upstream-sse-url`. Client side: "http"
-// and "sse" dial that serve process at /mcp and /sse; "stdio" starts its
-// own `mcpbroker serve --stdio` with the same upstream and talks to it on
-// its standard input and output. The broker validates server messages
-// strictly too.
+// Server side, per revision R (one `mcpbroker serve` per server
+// configuration, shared by all its clients): "stdio" is `mcpbroker serve
+// --upstream-cmd "mcpbroker demo-server --revision R"` (a demo child per
+// upstream session); "http" is a `mcpbroker demo-server --revision R
+// --listen` process and `mcpbroker serve --upstream-url http://ADDR/mcp`;
+// "sse" the same process at /sse and `--upstream-sse-url` (2024-11-05).
+// For 2026-07-28 serve gets --upstream-revision 2026-07-28. Client side:
+// "http" and "sse" dial the serve process at /mcp and /sse (a 2026-07-28
+// client POSTs to /mcp with MCP-Protocol-Version 2026-07-28, which serve
+// routes to the bridge); "stdio" starts its own `mcpbroker serve --stdio`
+// with the same upstream and talks to it on its standard input and
+// output. The broker validates server messages strictly too.
 func TestInteropMatrix(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and runs 96 sessions through real processes")
+		t.Skip("builds the binary and runs 154 sessions through real processes")
 	}
-	bin := brokerproc.Build(t)
+	bin := buildBinary(t)
 	v, err := sharedValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sr := range legacy {
-		servers := []string{"stdio", "http"}
-		if sr == schemas.V20241105 {
-			// 2024-11-05's own HTTP transport: the broker is a legacy SSE
-			// client upstream while its clients use any transport (1.T1).
-			servers = append(servers, "sse")
+	table := newMatrixTable(t, "real processes")
+	type server struct {
+		upstream []string
+		addr     string
+	}
+	servers := map[string]server{}
+	for _, sr := range revisions {
+		for _, st := range serverTransports(sr) {
+			upstream := matrixUpstream(t, bin, sr, st)
+			servers[sr.String()+"/"+st] = server{upstream, brokerproc.Serve(t, bin, nil, upstream...)}
 		}
-		for _, server := range servers {
-			t.Run(fmt.Sprintf("server-%s-%s", sr, server), func(t *testing.T) {
+	}
+	for _, cr := range revisions {
+		for _, sr := range revisions {
+			t.Run(pairName(cr, sr), func(t *testing.T) {
 				t.Parallel()
-				demoArgs := "demo-server --revision " + sr.String() + " --slow-timeout 5s"
-				upstream := []string{"--upstream-cmd", bin + " " + demoArgs}
-				switch server {
-				case "http":
-					addr := brokerproc.DemoServer(t, bin, sr.String(), "--slow-timeout", "5s")
-					upstream = []string{"--upstream-url", "http://" + addr + demo.PathMCP}
-				case "sse":
-					addr := brokerproc.DemoServer(t, bin, sr.String(), "--slow-timeout", "5s")
-					upstream = []string{"--upstream-sse-url", "http://" + addr + demo.PathSSE}
-				}
-				upstream = append(upstream, "--server-validation", "strict")
-				addr := brokerproc.Serve(t, bin, nil, upstream...)
-				for _, cr := range legacy {
-					for _, client := range []string{"stdio", "http", "sse"} {
-						t.Run(fmt.Sprintf("client-%s-%s", cr, client), func(t *testing.T) {
+				for _, ct := range clientTransports(cr) {
+					for _, st := range serverTransports(sr) {
+						t.Run(ct+"-"+st, func(t *testing.T) {
 							t.Parallel()
+							table.track(t, cr, sr)
 							ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
 							t.Cleanup(cancel)
-							conn := dialBroker(ctx, t, bin, addr, client, upstream)
-							runScenario(ctx, t, newScenarioClient(t, v, cr, conn), sr)
+							s := servers[sr.String()+"/"+st]
+							conn := dialClient(ctx, t, bin, s.addr, ct, cr, s.upstream)
+							runMatrix(ctx, t, newScenarioClient(t, v, cr, conn), matrixEnv{sr: sr})
 						})
 					}
 				}
 			})
 		}
 	}
+}
+
+// matrixUpstream starts what the broker reaches a demo server of revision
+// sr over st through (a demo-server process for "http" and "sse") and
+// returns serve's upstream flags.
+func matrixUpstream(t *testing.T, bin string, sr schemas.Revision, st string) []string {
+	t.Helper()
+	var upstream []string
+	switch st {
+	case "stdio":
+		upstream = []string{"--upstream-cmd", bin + " demo-server --revision " + sr.String() + " --slow-timeout 5s"}
+	case "http":
+		addr := brokerproc.DemoServer(t, bin, sr.String(), "--slow-timeout", "5s")
+		upstream = []string{"--upstream-url", "http://" + addr + demo.PathMCP}
+	case "sse":
+		addr := brokerproc.DemoServer(t, bin, sr.String(), "--slow-timeout", "5s")
+		upstream = []string{"--upstream-sse-url", "http://" + addr + demo.PathSSE}
+	default:
+		t.Fatalf("unknown server transport %q", st)
+	}
+	if sr.Stateless() {
+		upstream = append(upstream, "--upstream-revision", sr.String())
+	}
+	return append(upstream, "--server-validation", "strict")
+}
+
+// dialClient connects a client of revision cr to the broker as
+// dialBroker does; a 2026-07-28 client's "http" is the stateless
+// Streamable HTTP of 2026-07-28 (fixture.DialHTTP2026) to the serve
+// process's /mcp.
+func dialClient(ctx context.Context, t *testing.T, bin, addr, kind string, cr schemas.Revision, upstream []string) transport.Conn {
+	t.Helper()
+	if cr.Stateless() && kind == "http" {
+		return fixture.DialHTTP2026("http://" + addr + demo.PathMCP)
+	}
+	return dialBroker(ctx, t, bin, addr, kind, upstream)
 }
 
 // dialBroker connects a client to the broker: over Streamable HTTP
@@ -171,43 +248,222 @@ func (w *testWriter) Write(p []byte) (int, error) {
 // scenarioTimeout bounds one run of the scenario.
 const scenarioTimeout = 60 * time.Second
 
-// runPair runs the scenario in process: the strict fixture client of
-// revision cr, the relay, and the strict demo server of revision sr, over
-// in-memory pipes.
-func runPair(t *testing.T, v *schemas.Validator, cr, sr schemas.Revision) {
+// runPair runs the pair's scenario in process: the strict fixture client
+// of revision cr on an in-memory pipe to the broker (the relay, or the
+// bridge for a 2026-07-28 client), and the strict demo server of revision
+// sr behind it over a pipe ("pipe") or its Streamable HTTP on loopback
+// ("http"). The demo's request hook reports the requests the client
+// cancelled.
+func runPair(t *testing.T, v *schemas.Validator, cr, sr schemas.Revision, st string) {
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
 	t.Cleanup(cancel)
-
-	srv, err := demo.New(sr, demo.WithValidator(v), demo.WithSlowTimeout(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
+	logger := testLogger(t)
+	cancelled := make(chan string, 16)
+	opts := []demo.Option{demo.WithValidator(v), demo.WithSlowTimeout(5 * time.Second), demo.WithLogger(logger),
+		demo.WithRequestHook(func(ri demo.RequestInfo) {
+			if ri.Cancelled {
+				select {
+				case cancelled <- ri.Method:
+				default:
+				}
+			}
+		})}
+	var dial func(context.Context) (transport.Conn, error)
+	switch st {
+	case "pipe":
+		srv, err := demo.New(sr, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dial = func(ctx context.Context) (transport.Conn, error) {
+			brokerSide, serverSide := fixture.Pipe()
+			go func() { _ = srv.Serve(ctx, serverSide) }()
+			return brokerSide, nil
+		}
+	case "http":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, stop := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() { served <- demo.ServeHTTP(sctx, sr, ln, opts...) }()
+		t.Cleanup(func() {
+			stop()
+			if err := <-served; err != nil {
+				t.Errorf("demo server: %v", err)
+			}
+		})
+		url := "http://" + ln.Addr().String() + demo.PathMCP
+		dial = func(ctx context.Context) (transport.Conn, error) {
+			if sr.Stateless() {
+				return transport.DialHTTP2026(ctx, url, &transport.ClientOptions{Logger: logger})
+			}
+			return transport.DialHTTP(ctx, url, &transport.ClientOptions{Logger: logger})
+		}
+	default:
+		t.Fatalf("unknown server transport %q", st)
 	}
-	serverDone := make(chan error, 1)
-	dial := func(ctx context.Context) (transport.Conn, error) {
-		brokerSide, serverSide := fixture.Pipe()
-		go func() { serverDone <- srv.Serve(ctx, serverSide) }()
-		return brokerSide, nil
+
+	rcfg := relay.Config{Validator: v, ServerValidation: relay.Strict, Logger: logger}
+	if sr.Stateless() {
+		rcfg.UpstreamRevision = sr // as serve --upstream-revision 2026-07-28
 	}
 	clientSide, brokerSide := fixture.Pipe()
-	relayDone := make(chan error, 1)
-	go func() { relayDone <- relay.Run(ctx, brokerSide, dial, relay.Config{Validator: v}) }()
-
-	runScenario(ctx, t, newScenarioClient(t, v, cr, clientSide), sr)
+	brokerDone := make(chan error, 1)
+	if cr.Stateless() {
+		key, err := sealed.NewRandomKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealer, err := sealed.New(sealed.Options{Keys: []sealed.Key{key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			brokerDone <- bridge.Serve(ctx, brokerSide, bridge.Config{Relay: rcfg, Dial: dial, Sealer: sealer, Instance: "matrix"})
+		}()
+	} else {
+		go func() { brokerDone <- relay.Run(ctx, brokerSide, dial, rcfg) }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-brokerDone
+	})
+	runMatrix(ctx, t, newScenarioClient(t, v, cr, clientSide), matrixEnv{sr: sr, serverCancelled: func(ctx context.Context) error {
+		// Other cancellations (a closed subscriptions/listen) may come
+		// first.
+		for {
+			select {
+			case m := <-cancelled:
+				if m == "tools/call" {
+					return nil
+				}
+			case <-ctx.Done():
+				return fmt.Errorf("the server never saw the tools/call cancelled: %w", ctx.Err())
+			}
+		}
+	}})
 }
 
 // newScenarioClient returns the strict fixture client of revision cr on
-// conn that runScenario expects. Cleanup closes it.
+// conn that the scenarios expect: it answers sampling, elicitation and
+// roots, and a 2026-07-28 client asks for log messages of level info on
+// every request (its _meta logLevel). Cleanup closes it.
 func newScenarioClient(t *testing.T, v *schemas.Validator, cr schemas.Revision, conn transport.Conn) *fixture.Client {
 	t.Helper()
-	c, err := fixture.NewClient(cr, conn, fixture.WithValidator(v), fixture.WithLogger(testLogger(t)),
+	opts := []fixture.Option{fixture.WithValidator(v), fixture.WithLogger(testLogger(t)),
 		fixture.WithElicitation("accept", map[string]any{"answer": "yes"}),
-		fixture.WithSamplingText("sampled by the client"))
+		fixture.WithSamplingText("sampled by the client")}
+	if cr.Stateless() {
+		opts = append(opts, fixture.WithLogLevel("info"))
+	}
+	c, err := fixture.NewClient(cr, conn, opts...)
 	if err != nil {
 		conn.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// matrixEnv is what the scenario of a pair needs besides the client.
+type matrixEnv struct {
+	// sr is the demo server's revision.
+	sr schemas.Revision
+	// serverCancelled, when set, waits until the demo server saw the
+	// client's cancellation of a tools/call (in process, from the demo's
+	// request hook).
+	serverCancelled func(context.Context) error
+}
+
+// runMatrix runs the scenario of the pair (c's revision, env.sr) with c, a
+// client from newScenarioClient that has not initialized yet:
+// runScenario between legacy revisions, runLegacyTo2026Scenario from a
+// legacy client to a 2026-07-28 server, and run2026Scenario from a
+// 2026-07-28 client to a server of any revision.
+func runMatrix(ctx context.Context, t *testing.T, c *fixture.Client, env matrixEnv) {
+	t.Helper()
+	switch {
+	case c.Revision().Stateless():
+		run2026Scenario(ctx, t, c, env)
+	case env.sr.Stateless():
+		runLegacyTo2026Scenario(ctx, t, c, env)
+	default:
+		runScenario(ctx, t, c, env.sr)
+		if env.serverCancelled != nil {
+			wait, stop := context.WithTimeout(ctx, cancelWait)
+			defer stop()
+			if err := env.serverCancelled(wait); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
+
+// matrixTable collects the outcome of every run of a matrix test, by
+// ordered (client, server) pair, and logs it as a table when the test
+// ends.
+type matrixTable struct {
+	mu   sync.Mutex
+	runs map[[2]schemas.Revision][2]int // passed, failed
+}
+
+// newMatrixTable returns a table whose outcomes t logs at its end.
+func newMatrixTable(t *testing.T, title string) *matrixTable {
+	m := &matrixTable{runs: map[[2]schemas.Revision][2]int{}}
+	t.Cleanup(func() { t.Log(m.String(title)) })
+	return m
+}
+
+// track records the outcome of t, a run of the pair (cr, sr), when t
+// ends.
+func (m *matrixTable) track(t *testing.T, cr, sr schemas.Revision) {
+	t.Cleanup(func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		r := m.runs[[2]schemas.Revision{cr, sr}]
+		if t.Failed() {
+			r[1]++
+		} else if !t.Skipped() {
+			r[0]++
+		}
+		m.runs[[2]schemas.Revision{cr, sr}] = r
+	})
+}
+
+// String formats the table: a row per client revision, a column per
+// server revision, each cell "ok" or "FAIL" with the runs that passed out
+// of those that ran, and a summary line.
+func (m *matrixTable) String(title string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "interop matrix (%s), client (rows) -> server (columns):\n%-12s", title, "")
+	for _, sr := range revisions {
+		fmt.Fprintf(&b, " %-12s", sr)
+	}
+	pass, fail, none := 0, 0, 0
+	for _, cr := range revisions {
+		fmt.Fprintf(&b, "\n%-12s", cr)
+		for _, sr := range revisions {
+			r := m.runs[[2]schemas.Revision{cr, sr}]
+			cell := "-"
+			switch {
+			case r[0]+r[1] == 0:
+				none++
+			case r[1] > 0:
+				fail++
+				cell = fmt.Sprintf("FAIL %d/%d", r[0], r[0]+r[1])
+			default:
+				pass++
+				cell = fmt.Sprintf("ok %d/%d", r[0], r[0]+r[1])
+			}
+			fmt.Fprintf(&b, " %-12s", cell)
+		}
+	}
+	fmt.Fprintf(&b, "\nof %d pairs: ok %d, FAIL %d, not run %d", len(revisions)*len(revisions), pass, fail, none)
+	return b.String()
 }
 
 // runScenario runs the interop scenario with c, a client from
@@ -271,6 +527,14 @@ func runScenario(ctx context.Context, t *testing.T, c *fixture.Client, sr schema
 			t.Errorf("elicit: %q, want accept", res.Text())
 		case cr < schemas.V20250618 && !(res.IsError && strings.Contains(res.Text(), "elicitation")):
 			t.Errorf("elicit toward %s: %q, want the tool to see no elicitation capability", cr, res.Text())
+		}
+		if cr >= schemas.V20250618 {
+			// A tool that needs sampling and elicitation before it
+			// answers.
+			res := mustTool(t, ctx, c, "elicit", map[string]any{"message": "ok?", "sample": true})
+			if !strings.Contains(res.Text(), "accept") || !strings.Contains(res.Text(), "sampled by the client") {
+				t.Errorf("elicit with sample: %q, want accept and the sampled text", res.Text())
+			}
 		}
 	}
 

@@ -31,7 +31,7 @@ func Test4M5TasksTo2026(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := brokerproc.Build(t)
+	bin := buildBinary(t)
 	v, err := sharedValidator()
 	if err != nil {
 		t.Fatal(err)

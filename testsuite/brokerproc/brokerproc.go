@@ -6,6 +6,8 @@ package brokerproc
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,18 +21,29 @@ import (
 // directory of the test and returns the binary's path.
 func Build(t testing.TB) string {
 	t.Helper()
+	bin, err := BuildIn(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// BuildIn compiles ./cmd/mcpbroker of this module into dir and returns
+// the binary's path. A test package whose tests share one binary calls it
+// once (from TestMain, or behind a sync.Once) and removes dir itself.
+func BuildIn(dir string) (string, error) {
 	_, here, _, ok := runtime.Caller(0)
 	if !ok {
-		t.Fatal("brokerproc: cannot locate the module")
+		return "", errors.New("brokerproc: cannot locate the module")
 	}
 	root := filepath.Join(filepath.Dir(here), "..", "..")
-	bin := filepath.Join(t.TempDir(), "mcpbroker")
+	bin := filepath.Join(dir, "mcpbroker")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/mcpbroker")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
-	return bin
+	return bin, nil
 }
 
 // Timeouts of a process's start and stop.

@@ -499,6 +499,34 @@ func testElicit26(t *testing.T, over string) {
 		_, err := h.client.CallTool(h.ctx, "elicit", nil)
 		codeOf(t, err, fixture.CodeMissingRequiredClientCapability)
 	})
+	// With sample: both input requests in one InputRequiredResult, and the
+	// answer once both are answered.
+	t.Run("sample", func(t *testing.T) {
+		h := start26(t, over, nil, fixture.WithSamplingText("Bonjour"), fixture.WithElicitation("accept", map[string]any{"name": "Grace"}))
+		raw, err := h.client.CallOnce(h.ctx, "tools/call", map[string]any{"name": "elicit", "arguments": map[string]any{"sample": true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var irr struct {
+			InputRequests map[string]struct {
+				Method string `json:"method"`
+			} `json:"inputRequests"`
+		}
+		if err := json.Unmarshal(raw, &irr); err != nil || irr.InputRequests["sample-1"].Method != "sampling/createMessage" ||
+			irr.InputRequests["elicit-1"].Method != "elicitation/create" || len(irr.InputRequests) != 2 {
+			t.Fatalf("first round: %s, want sampling and elicitation together", raw)
+		}
+		r := h.tool(t, "elicit", map[string]any{"sample": true})
+		if r.StructuredContent["action"] != "accept" || r.StructuredContent["sampled"] != "Bonjour" {
+			t.Errorf("answer %v, want accept and sampled Bonjour", r.StructuredContent)
+		}
+		if got := serverRequests(h.client); len(got) != 2 {
+			t.Errorf("input requests %v, want one round of two", got)
+		}
+		h2 := start26(t, over, nil, fixture.WithCapabilities(map[string]any{"elicitation": map[string]any{}}))
+		_, err = h2.client.CallTool(h2.ctx, "elicit", map[string]any{"sample": true})
+		codeOf(t, err, fixture.CodeMissingRequiredClientCapability)
+	})
 }
 
 func testRoots26(t *testing.T, over string) {

@@ -472,6 +472,17 @@ func testElicit(t *testing.T, rev schemas.Revision) {
 			}
 		})
 	}
+	t.Run("sample", func(t *testing.T) {
+		h := startInit(t, rev, nil, fixture.WithSamplingText("Bonjour"), fixture.WithElicitation("accept", map[string]any{"name": "Grace"}))
+		r := h.tool(t, "elicit", map[string]any{"message": "Who are you?", "sample": true})
+		if r.StructuredContent["action"] != "accept" || r.StructuredContent["sampled"] != "Bonjour" {
+			t.Errorf("answer %v, want accept and sampled Bonjour", r.StructuredContent)
+		}
+		reqs := h.client.ServerRequests()
+		if len(reqs) != 2 || reqs[0].Method != "sampling/createMessage" || reqs[1].Method != "elicitation/create" {
+			t.Errorf("server requests %v, want sampling then elicitation", reqs)
+		}
+	})
 }
 
 func testProgress(t *testing.T, rev schemas.Revision) {

@@ -85,8 +85,8 @@ func tools(rev schemas.Revision) []tool {
 			output: objectSchema([][3]string{{"sum", "number", "a + b"}}, "sum"), readOnly: true, run: (*serverSession).add},
 		{name: "sample", title: "Sample", description: "Asks the client's model (sampling/createMessage) rounds times (default 1, at most 5) and returns its answers, one a line.",
 			input: objectSchema([][3]string{{"prompt", "string", "What to ask"}, {"rounds", "integer", "How many times to ask (1 to 5, default 1)"}}), mrtr: true, run: (*serverSession).sample},
-		{name: "elicit", title: "Elicit", description: "Asks the user for their name (elicitation/create) and returns the answer.",
-			since: schemas.V20250618, input: objectSchema([][3]string{{"message", "string", "What to ask"}}), mrtr: true, run: (*serverSession).elicit},
+		{name: "elicit", title: "Elicit", description: "Asks the user for their name (elicitation/create) and returns the answer; with sample, asks the client's model (sampling/createMessage) too before it answers (2026-07-28: both in one InputRequiredResult).",
+			since: schemas.V20250618, input: objectSchema([][3]string{{"message", "string", "What to ask"}, {"sample", "boolean", "Also ask the client's model, and return its answer as sampled"}}), mrtr: true, run: (*serverSession).elicit},
 		{name: "progress", title: "Progress", description: "Reports 3 steps of progress for the request's progressToken, then answers.",
 			input: none, readOnly: true, run: (*serverSession).progress},
 		{name: "slow", title: "Slow", description: "Waits until cancelled (then sends no response) or until its timeout; reports progress 0 when it starts waiting.",
@@ -352,8 +352,9 @@ func (ss *serverSession) elicitParams(message string) map[string]any {
 	return params
 }
 
-// elicitResult returns the elicit tool's result for an ElicitResult.
-func elicitResult(raw json.RawMessage) (any, error) {
+// elicitResult returns the elicit tool's result for an ElicitResult, and
+// the sampling answer when the call asked for one (sampled not nil).
+func elicitResult(raw json.RawMessage, sampled *string) (any, error) {
 	var res map[string]any
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return nil, fmt.Errorf("demo: elicitation result: %w", err)
@@ -361,6 +362,9 @@ func elicitResult(raw json.RawMessage) (any, error) {
 	answer := map[string]any{"action": res["action"]}
 	if c, ok := res["content"]; ok {
 		answer["content"] = c
+	}
+	if sampled != nil {
+		answer["sampled"] = *sampled
 	}
 	text, err := json.Marshal(answer)
 	if err != nil {
@@ -374,18 +378,37 @@ func elicitResult(raw json.RawMessage) (any, error) {
 func (ss *serverSession) elicit(ctx context.Context, call *toolCall) (any, error) {
 	var a struct {
 		Message string `json:"message"`
+		Sample  bool   `json:"sample"`
 	}
 	if err := ss.arguments(call, &a); err != nil {
-		return ss.argError("elicit takes a string argument message")
+		return ss.argError("elicit takes a string argument message and a boolean argument sample")
 	}
 	if a.Message == "" {
 		a.Message = "What is your name?"
 	}
 	if ss.st != nil {
-		return ss.elicitMRTR(ctx, call, a.Message)
+		return ss.elicitMRTR(ctx, call, a.Message, a.Sample)
 	}
 	if !ss.clientHas("elicitation") {
 		return toolError("the client does not support elicitation"), nil
+	}
+	var sampled *string
+	if a.Sample {
+		if !ss.clientHas("sampling") {
+			return toolError("the client does not support sampling"), nil
+		}
+		raw, err := ss.peer.Call(ctx, "sampling/createMessage", samplingParams(a.Message))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return toolError("sampling failed: %v", err), nil
+		}
+		text, err := samplingText(raw)
+		if err != nil {
+			return nil, err
+		}
+		sampled = &text
 	}
 	raw, err := ss.peer.Call(ctx, "elicitation/create", ss.elicitParams(a.Message))
 	if err != nil {
@@ -394,11 +417,13 @@ func (ss *serverSession) elicit(ctx context.Context, call *toolCall) (any, error
 		}
 		return toolError("elicitation failed: %v", err), nil
 	}
-	return elicitResult(raw)
+	return elicitResult(raw, sampled)
 }
 
-// elicitMRTR is elicit in 2026-07-28.
-func (ss *serverSession) elicitMRTR(ctx context.Context, call *toolCall, message string) (any, error) {
+// elicitMRTR is elicit in 2026-07-28. With sample, the sampling request
+// and the elicitation go out together, in one InputRequiredResult, and
+// the call answers once both are answered.
+func (ss *serverSession) elicitMRTR(ctx context.Context, call *toolCall, message string, sample bool) (any, error) {
 	// Form mode: elicitation {} (which means form) or with form.
 	var caps struct {
 		Form json.RawMessage `json:"form"`
@@ -408,18 +433,40 @@ func (ss *serverSession) elicitMRTR(ctx context.Context, call *toolCall, message
 	if declared {
 		declared = json.Unmarshal(raw, &caps) == nil && (caps.Form != nil || caps.URL == nil)
 	}
-	if !declared {
+	switch {
+	case !declared && sample && !metaOf(ctx).has("sampling"):
+		return nil, missingCapability(map[string]any{"elicitation": map[string]any{"form": map[string]any{}}, "sampling": map[string]any{}})
+	case !declared:
 		return nil, missingCapability(map[string]any{"elicitation": map[string]any{"form": map[string]any{}}})
+	case sample && !metaOf(ctx).has("sampling"):
+		return nil, missingCapability(map[string]any{"sampling": map[string]any{}})
 	}
 	_, responses, err := ss.resume(call)
 	if err != nil {
 		return nil, err
 	}
-	const key = "elicit-1"
-	if raw, ok := responses[key]; ok {
-		return elicitResult(raw)
+	const key, sampleKey = "elicit-1", "sample-1"
+	raw, answered := responses[key]
+	var sampled *string
+	if sample {
+		if sraw, ok := responses[sampleKey]; ok {
+			text, err := samplingText(sraw)
+			if err != nil {
+				return nil, errorf(jsonrpc.CodeInvalidParams, "Invalid params: %v", err)
+			}
+			sampled = &text
+		} else {
+			answered = false
+		}
 	}
-	return ss.ask(call, map[string]inputRequest{key: {Method: "elicitation/create", Params: ss.elicitParams(message)}}, nil)
+	if answered {
+		return elicitResult(raw, sampled)
+	}
+	asks := map[string]inputRequest{key: {Method: "elicitation/create", Params: ss.elicitParams(message)}}
+	if sample {
+		asks[sampleKey] = inputRequest{Method: "sampling/createMessage", Params: samplingParams(message)}
+	}
+	return ss.ask(call, asks, nil)
 }
 
 func (ss *serverSession) progress(ctx context.Context, call *toolCall) (any, error) {
