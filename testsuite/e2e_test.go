@@ -204,17 +204,24 @@ func TestServeLegacyClientsTo2026(t *testing.T) {
 	for _, server := range []string{"stdio", "http"} {
 		t.Run("server-"+server, func(t *testing.T) {
 			t.Parallel()
-			upstream := matrixUpstream(t, bin, schemas.V20260728, server)
-			addr := brokerproc.Serve(t, bin, nil, upstream...)
-			for _, cr := range legacy {
-				t.Run("client-"+cr.String(), func(t *testing.T) {
-					t.Parallel()
-					ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
-					t.Cleanup(cancel)
-					c := newScenarioClient(t, v, cr, dialBroker(ctx, t, bin, addr, "http", upstream))
-					runLegacyTo2026Scenario(ctx, t, c, matrixEnv{sr: schemas.V20260728})
-				})
-			}
+			legacyClientsTo2026(t, bin, v, matrixUpstream(t, bin, schemas.V20260728, server))
+		})
+	}
+}
+
+// legacyClientsTo2026 runs the legacy-to-2026 scenario for a client of
+// every legacy revision, over Streamable HTTP, through a broker with
+// upstream (a 2026-07-28 server).
+func legacyClientsTo2026(t *testing.T, bin string, v *schemas.Validator, upstream []string) {
+	t.Helper()
+	addr := brokerproc.Serve(t, bin, nil, upstream...)
+	for _, cr := range legacy {
+		t.Run("client-"+cr.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+			t.Cleanup(cancel)
+			c := newScenarioClient(t, v, cr, dialBroker(ctx, t, bin, addr, "http", upstream))
+			runLegacyTo2026Scenario(ctx, t, c, matrixEnv{sr: schemas.V20260728})
 		})
 	}
 }

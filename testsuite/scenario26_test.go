@@ -83,6 +83,14 @@ func run2026Scenario(ctx context.Context, t *testing.T, c *fixture.Client, env m
 	if want := 3 + 3*boolInt(sr >= schemas.V20250618); inputs != want {
 		t.Errorf("the client answered %d input requests, want %d (2 sampling rounds, roots; from 2025-06-18 elicitation, and elicitation with sampling)", inputs, want)
 	}
+	if env.sr == schemas.V20251125 {
+		// 4.M7: the legacy URLElicitationRequiredError becomes an
+		// InputRequiredResult with a url-mode elicitation; the retry
+		// sends the call again.
+		if res := mustTool(t, ctx, c, "url_login", map[string]any{}); !strings.Contains(res.Text(), "signed in") {
+			t.Errorf("url_login: %q", res.Text())
+		}
+	}
 	var read struct {
 		Contents []json.RawMessage `json:"contents"`
 	}
