@@ -41,6 +41,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -217,9 +218,51 @@ func Serve(ctx context.Context, client transport.Conn, cfg Config) error {
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
+			if errors.Is(err, io.EOF) {
+				// The client closed its side (stdio): the requests it
+				// already sent are still answered.
+				b.drain(ctx)
+				return nil
+			}
 			return fmt.Errorf("bridge: client: %w", err)
 		}
 		b.fromClient(ctx, m)
+	}
+}
+
+// drainLimit bounds how long Serve waits, after the client closed its
+// side, for the answers to the requests it sent before.
+const drainLimit = 30 * time.Second
+
+// drain waits until every request the client sent has been answered (a
+// suspended call cannot be retried any more and does not count), ctx ends
+// or drainLimit passes.
+func (b *bridge) drain(ctx context.Context) {
+	b.reqs.Wait()
+	b.mu.Lock()
+	if len(b.calls) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	idle := make(chan struct{})
+	b.idle = idle
+	b.mu.Unlock()
+	t := time.NewTimer(drainLimit)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+		b.log.Warn("bridge: the client closed its side; requests still unanswered", "after", drainLimit)
+	case <-ctx.Done():
+	}
+}
+
+// callsChangedLocked wakes drain once no request waits for an answer;
+// b.mu is held.
+func (b *bridge) callsChangedLocked() {
+	if b.idle != nil && len(b.calls) == 0 {
+		close(b.idle)
+		b.idle = nil
 	}
 }
 
@@ -253,6 +296,7 @@ type bridge struct {
 	// names no call of this run.
 	handlePrefix string
 	handles      int64
+	idle         chan struct{} // closed by callsChangedLocked while drain waits
 }
 
 // shutdown closes every lane and waits for their goroutines.
@@ -512,6 +556,7 @@ func (b *bridge) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		delete(b.calls, key)
 		delete(b.byLane, c.laneKey)
 		b.stopTimers(c)
+		b.callsChangedLocked()
 	}
 	ls := b.listens[key]
 	if ls != nil {

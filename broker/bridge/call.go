@@ -192,6 +192,7 @@ func (b *bridge) endLocked(c *call) bool {
 			delete(b.calls, jsonrpc.IDKey(c.clientID))
 		}
 	}
+	b.callsChangedLocked()
 	if c.handle != "" && b.suspended[c.handle] == c {
 		delete(b.suspended, c.handle)
 	}

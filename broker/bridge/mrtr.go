@@ -133,6 +133,7 @@ func (b *bridge) sendRound(ctx context.Context, c *call) {
 	}
 	delete(b.calls, jsonrpc.IDKey(id))
 	c.clientID = nil
+	b.callsChangedLocked()
 	b.suspended[c.handle] = c
 	b.timers.Add(1)
 	c.expire = time.AfterFunc(b.cfg.InputTimeout, func() {

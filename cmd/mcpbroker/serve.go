@@ -49,6 +49,7 @@ type serveConfig struct {
 	MaxSessions      int           `mapstructure:"max-sessions"`
 	BindHeaders      []string      `mapstructure:"session-bind-headers"`
 	RequestTimeout   time.Duration `mapstructure:"request-timeout"`
+	KeepAlive        time.Duration `mapstructure:"keep-alive"`
 	ShutdownTimeout  time.Duration `mapstructure:"shutdown-timeout"`
 	LogLevel         string        `mapstructure:"log-level"`
 
@@ -135,6 +136,7 @@ MCPBROKER_UPSTREAM_CMD.`,
 	f.Int("max-sessions", 10000, "most client sessions at once; beyond it the least recently used idle session is closed")
 	f.StringSlice("session-bind-headers", []string{"Authorization"}, "request headers a client session is bound to (a later request with other values gets 403); empty: no binding")
 	f.Duration("request-timeout", 0, "fail requests the server has not answered in this time (0: none)")
+	f.Duration("keep-alive", 15*time.Second, "interval of SSE keep-alive comments on quiet streams, so that proxies keep them open (REVISIONS.md 4.T7; 0: none)")
 	f.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to drain in-flight requests")
 	f.String("log-level", "info", "log level: debug, info, warn or error")
 	f.StringSlice("request-state-keys", nil, "secrets (32 bytes, hex or base64) sealing the requestState of suspended 2026-07-28 requests: the first seals, all open (rotation); replicas share them (default: a random key per process)")
@@ -351,6 +353,7 @@ func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, bcfg bri
 		IdleTimeout:    cfg.SessionIdleTTL,
 		MaxSessions:    cfg.MaxSessions,
 		BindHeaders:    bind,
+		KeepAlive:      cfg.KeepAlive,
 		Logger:         logger,
 	})
 	ss := transport.NewSSEServer(&transport.SSEServerOptions{
@@ -360,11 +363,17 @@ func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, bcfg bri
 		IdleTimeout:    cfg.SessionIdleTTL,
 		MaxSessions:    cfg.MaxSessions,
 		BindHeaders:    bind,
+		KeepAlive:      cfg.KeepAlive,
 		Logger:         logger,
 	})
+	keepAlive26 := cfg.KeepAlive
+	if keepAlive26 <= 0 {
+		keepAlive26 = -1 // off (zero would mean the transport's default)
+	}
 	hs26 := transport.NewHTTP2026Server(&transport.HTTP2026ServerOptions{
 		AllowedOrigins: cfg.AllowedOrigins,
 		MaxBodySize:    int64(cfg.MaxMessageSize),
+		KeepAlive:      keepAlive26,
 		Logger:         logger,
 	})
 	var inflight atomic.Int64
