@@ -232,4 +232,3 @@ func Test4M6ClientNeverRetries(t *testing.T) {
 		t.Errorf("the client got the answer of an abandoned call: %s", r.m.Raw)
 	}
 }
-
