@@ -331,7 +331,14 @@ func (b *bridge) fromClient(ctx context.Context, tm transport.Message) {
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		b.log.Warn("bridge: unreadable client message", "err", err)
-		b.sendClient(ctx, jsonrpc.ErrorResponse(nil, jsonrpc.CodeParseError, "Parse error: "+err.Error(), nil), nil)
+		// ParseFrame's error is the answer: -32700 for what is not JSON,
+		// -32600 (to the request's id when it could be read) for JSON that
+		// is no JSON-RPC message.
+		var je *jsonrpc.Error
+		if !errors.As(err, &je) {
+			je = &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}
+		}
+		b.sendClient(ctx, je.Response(), je.ID)
 		return
 	}
 	if f.Batch {
