@@ -515,10 +515,12 @@ func (b *bridge) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 	key := jsonrpc.IDKey(reqID.Raw())
 	b.mu.Lock()
 	c := b.calls[key]
+	var queued []*input
 	if c != nil {
-		delete(b.calls, key)
-		delete(b.byLane, c.laneKey)
-		b.stopTimers(c)
+		queued = c.queued
+		if !b.endLocked(c) {
+			c = nil
+		}
 	}
 	ls := b.listens[key]
 	if ls != nil {
@@ -529,9 +531,10 @@ func (b *bridge) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 	}
 	b.mu.Unlock()
 	if c != nil {
-		// 4.M8: a closed 2026-07-28 stream is a cancel upstream.
-		c.lane.send(ctx, translators.CancelledNotification(c.laneID, "the client cancelled the request"), nil)
+		// 4.M8: a closed 2026-07-28 stream is a cancel upstream (after
+		// answering the server requests gathered for the next round).
 		c.lane.done()
+		b.abandon(ctx, c, queued, "the client cancelled the request")
 	}
 	if ls != nil {
 		b.unlisten(ctx, ls)
