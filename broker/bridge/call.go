@@ -145,6 +145,14 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 		l.done()
 		return
 	}
+	if _, dup := b.calls[clientKey]; dup {
+		// Another request with this id got here first while this one
+		// waited for its lane.
+		b.mu.Unlock()
+		l.done()
+		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
+		return
+	}
 	b.calls[clientKey] = c
 	b.byLane[c.laneKey] = c
 	if c.laneToken != nil {

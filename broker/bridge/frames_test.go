@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -31,4 +32,33 @@ func TestBadFrames(t *testing.T) {
 			t.Errorf("%s: got %s, want code %d id %s", tc.raw, r.m.Raw, tc.code, tc.id)
 		}
 	}
+}
+
+// TestDuplicateRequestID: a request whose id is already in use by a
+// pending request is refused with -32600 and not forwarded, also when both
+// arrive while the lane is still being set up.
+func TestDuplicateRequestID(t *testing.T) {
+	hold := make(chan struct{})
+	h := newHarness(t, withUpstream(func(u *upstream) { u.holdInit = hold }))
+	id := h.newID()
+	p := toolCall(meta(capsAll))
+	h.sendReq(req{id: id, method: "tools/call", params: p})
+	h.upRequest("initialize")
+	h.sendReq(req{id: id, method: "tools/call", params: p})
+	h.barrier()
+	close(hold)
+	call := h.upRequest("tools/call")
+	e := h.errorOf(id, jsonrpc.CodeInvalidRequest)
+	if msg, _ := e["message"].(string); !strings.Contains(msg, "already in use") {
+		t.Errorf("message %q", msg)
+	}
+	// Once the first is answered the id is free again.
+	call.sess.reply(call.m.ID, `{"content":[]}`)
+	h.result(id)
+	h.flushLane("")
+	if n := len(h.up.log.all(isRequest("tools/call"))); n != 1 {
+		t.Errorf("%d tools/call forwarded, want 1", n)
+	}
+	h.sendReq(req{id: id, method: "tools/call", params: p})
+	h.upRequest("tools/call")
 }
