@@ -40,6 +40,11 @@ type call struct {
 	final  []byte          // the answer, when it came while suspended
 	ended  bool            // answered, cancelled or expired
 	seen   map[string]bool // server request id keys already taken as input
+
+	// flushing is set while a retry delivers what was held for it: what
+	// comes meanwhile is held too, so that it cannot overtake (a response
+	// ends the retry's stream).
+	flushing bool
 }
 
 // heldNote is a notification waiting for a suspended call's retry.
@@ -231,7 +236,7 @@ func (b *bridge) answer(ctx context.Context, l *lane, m *jsonrpc.Message) {
 		b.mu.Unlock()
 		return
 	}
-	if c.clientID == nil {
+	if c.clientID == nil || c.flushing {
 		// Suspended: the retry gets it (the server finished without
 		// waiting for the input it asked for).
 		c.final = raw
@@ -263,7 +268,7 @@ func (b *bridge) deliver(ctx context.Context, c *call, raw []byte, progress bool
 		b.mu.Unlock()
 		return
 	}
-	if c.clientID == nil {
+	if c.clientID == nil || c.flushing {
 		if len(c.held) >= maxHeld {
 			c.held = c.held[1:]
 		}

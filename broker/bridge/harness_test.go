@@ -306,9 +306,9 @@ func (s *upSession) serve() {
 func (s *upSession) send(raw string) { s.sendRel(raw, nil) }
 
 func (s *upSession) sendRel(raw string, related json.RawMessage) {
-	if err := s.conn.Send(context.Background(), transport.Message{Raw: []byte(raw), Related: related}); err != nil {
-		s.up.tb.Errorf("fake upstream %d: send %s: %v", s.n, raw, err)
-	}
+	// A send fails only once the bridge closed the session (the lane
+	// ended): what the test then waits for does not come.
+	_ = s.conn.Send(context.Background(), transport.Message{Raw: []byte(raw), Related: related})
 }
 
 func (s *upSession) reply(id json.RawMessage, result string) {
