@@ -143,7 +143,6 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 			return
 		}
 	}
-	b.setLevel(ctx, l, f.logLevel)
 	b.mu.Lock()
 	if b.started(clientKey) {
 		b.mu.Unlock()
@@ -164,6 +163,9 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 		b.progress[jsonrpc.IDKey(c.laneToken)] = c
 	}
 	b.mu.Unlock()
+	if f.logLevel != "" {
+		b.setLevel(ctx, l)
+	}
 	if err := l.send(ctx, raw, nil); err != nil {
 		if b.endCall(c) {
 			b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)

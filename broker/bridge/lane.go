@@ -363,25 +363,33 @@ func response(id json.RawMessage, result *translators.Node) []byte {
 	return n.Raw()
 }
 
-// setLevel makes the lane's logging level the request's (4.M2) when the
-// server can log and the level differs. The setLevel is sent before the
-// request on the same pipe, so the relay forwards it first.
-func (b *bridge) setLevel(ctx context.Context, l *lane, level string) {
-	if level == "" || !translators.Parse(l.serverCaps).Has("logging") {
+// setLevel makes the lane's logging level the lowest that the calls in
+// flight on it (suspended ones included) asked for (4.M2), when the
+// server can log and the level changes. It is called after the call is
+// registered and before its request is sent on the same pipe, so the
+// relay forwards the setLevel first. The level is chosen and sent under
+// b.mu, so that concurrent calls cannot leave the lane at an older
+// choice.
+func (b *bridge) setLevel(ctx context.Context, l *lane) {
+	if !translators.Parse(l.serverCaps).Has("logging") {
 		return
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	level := ""
+	for _, c := range b.byLane {
+		if rank, ok := logLevels[c.logLevel]; c.lane == l && ok && (level == "" || rank < logLevels[level]) {
+			level = c.logLevel
+		}
+	}
 	l.mu.Lock()
-	same := l.level == level
+	defer l.mu.Unlock()
+	if level == "" || l.level == level || l.closed {
+		return
+	}
 	l.level = level
-	l.mu.Unlock()
-	if same {
-		return
-	}
 	id := b.newID("mcpbroker-bridge-")
-	ch := make(chan *jsonrpc.Message, 1)
-	l.mu.Lock()
-	l.internal[jsonrpc.IDKey(id)] = ch // answered and discarded by laneLoop
-	l.mu.Unlock()
+	l.internal[jsonrpc.IDKey(id)] = make(chan *jsonrpc.Message, 1) // answered and discarded by laneLoop
 	raw := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"method":"logging/setLevel","params":{"level":%q}}`, id, level)
 	if err := l.send(ctx, raw, nil); err != nil {
 		b.log.Debug("bridge: setLevel", "err", err)

@@ -256,3 +256,44 @@ func Test4J1ClientResponseDropped(t *testing.T) {
 		t.Errorf("%d log lines name 4.J1, want 2:\n%s", n, h.logs.String())
 	}
 }
+
+// Test4M2MinimumLevelInFlight: the lane's level is the lowest that the
+// requests in flight on it asked for (REVISIONS.md 4.M2), so a request
+// asking for less does not cut the logs of one asking for more.
+func Test4M2MinimumLevelInFlight(t *testing.T) {
+	h := newHarness(t)
+	setLevels := func() string {
+		var out []string
+		for _, r := range h.up.log.all(isRequest("logging/setLevel")) {
+			out = append(out, fmt.Sprint(get(r.obj(), "params", "level")))
+		}
+		return strings.Join(out, ",")
+	}
+	info := h.start("tools/call", toolCall(meta(capsAll, kLevel, "info")), "")
+	errs := h.start("tools/call", toolCall(meta(capsAll, kLevel, "error")), "")
+	if got := setLevels(); got != "info" {
+		t.Errorf("setLevels %s while an info request is in flight, want info only", got)
+	}
+	// A suspended call still wants its logs (held for the retry).
+	info.ask("srv-1", "roots/list", "", true)
+	reqs, state := info.inputRequired()
+	h.start("tools/call", toolCall(meta(capsAll, kLevel, "warning")), "").finish()
+	if got := setLevels(); got != "info" {
+		t.Errorf("setLevels %s while a suspended info request waits, want info only", got)
+	}
+	info.retry(state, obj{onlyKey(t, reqs): decodeObj([]byte(rootsAnswer))})
+	h.upAnswer("srv-1")
+	info.finish()
+	errs.finish()
+	h.result(info.id)
+	h.result(errs.id)
+	h.flushLane("")
+	// Alone in flight, a request's own level is set; then a lower one
+	// lowers it.
+	e := h.start("tools/call", toolCall(meta(capsAll, kLevel, "error")), "")
+	h.start("tools/call", toolCall(meta(capsAll, kLevel, "debug")), "").finish()
+	e.finish()
+	if got := setLevels(); got != "info,error,debug" {
+		t.Errorf("setLevels %s, want info,error,debug", got)
+	}
+}
