@@ -117,22 +117,25 @@ func newBridgeClient(t *testing.T, conn transport.Conn, opts ...fixture.Option) 
 // TestBridgeInProcess runs the 2026-07-28 scenario of
 // TestServe2026ClientsToLegacy (discover 4.L2, MRTR sampling, roots and
 // elicitation 4.M6, listen 4.M3, log level 4.M2) in process: the strict
-// fixture client over a pipe, broker/bridge, and the strict demo server
+// fixture client (over a pipe and over the 2026-07-28 HTTP transport),
+// broker/bridge, and the strict demo server
 // of every legacy revision; both peers validate what they receive.
 func TestBridgeInProcess(t *testing.T) {
 	for _, sr := range legacy {
-		t.Run("server-"+sr.String(), func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
-			t.Cleanup(cancel)
-			clientSide, bridgeSide := fixture.Pipe()
-			d := startBridge(t, bridgeSide, sr)
-			run2026Scenario(ctx, t, newBridgeClient(t, clientSide), sr)
-			// 4.L1: one pooled session served the whole scenario.
-			if n := d.initializes(); n != 1 {
-				t.Errorf("%d upstream initializes for one client, want 1", n)
-			}
-		})
+		for _, kind := range []string{"pipe", "http"} {
+			t.Run("server-"+sr.String()+"_client-"+kind, func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+				t.Cleanup(cancel)
+				clientSide, bridgeSide := bridgeConns(ctx, t, kind)
+				d := startBridge(t, bridgeSide, sr)
+				run2026Scenario(ctx, t, newBridgeClient(t, clientSide), sr)
+				// 4.L1: one pooled session served the whole scenario.
+				if n := d.initializes(); n != 1 {
+					t.Errorf("%d upstream initializes for one client, want 1", n)
+				}
+			})
+		}
 	}
 }
 
@@ -198,44 +201,73 @@ func TestBridgeInProcessCapabilityLanes(t *testing.T) {
 // it; the server then sends no response and the lane goes on working.
 func TestBridgeInProcessCancel(t *testing.T) {
 	for _, sr := range legacy {
-		t.Run("server-"+sr.String(), func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
-			t.Cleanup(cancel)
-			clientSide, bridgeSide := fixture.Pipe()
-			d := startBridge(t, bridgeSide, sr)
-			c := newBridgeClient(t, clientSide)
-			cctx, ccancel := context.WithCancel(ctx)
-			errc := make(chan error, 1)
-			go func() {
-				_, err := c.Call(cctx, "tools/call", map[string]any{"name": "slow", "arguments": map[string]any{}, "_meta": map[string]any{"progressToken": "slow-tok"}})
-				errc <- err
-			}()
-			// 4.M9: the progress reaches the client with its own token.
-			if _, err := c.WaitNotification(ctx, func(n fixture.Notification) bool {
-				return n.Method == "notifications/progress" && strings.Contains(string(n.Params), `"slow-tok"`)
-			}); err != nil {
-				t.Fatalf("slow did not start: %v", err)
-			}
-			ccancel()
-			if err := <-errc; err == nil {
-				t.Error("the cancelled call returned a result")
-			}
-			select {
-			case m := <-d.cancelled:
-				if m != "tools/call" {
-					t.Errorf("the server saw %s cancelled", m)
-				}
-			case <-ctx.Done():
-				t.Fatal("the server never saw the cancel")
-			}
-			mustTool(t, ctx, c, "echo", map[string]any{"text": "after cancel"})
-			if u := c.Unmatched(); len(u) > 0 {
-				t.Errorf("client saw unmatched responses: %s", u)
-			}
-			if vs := c.Violations(); len(vs) > 0 {
-				t.Errorf("client saw invalid messages: %v", vs)
-			}
-		})
+		for _, kind := range []string{"pipe", "http"} {
+			t.Run("server-"+sr.String()+"_client-"+kind, func(t *testing.T) {
+				t.Parallel()
+				runBridgeCancel(t, sr, kind)
+			})
+		}
 	}
+}
+
+// runBridgeCancel is TestBridgeInProcessCancel with the client on an
+// in-memory pipe (it sends notifications/cancelled) or on the 2026-07-28
+// HTTP transport (it closes the request's stream, and the server's
+// transport synthesizes the cancel).
+func runBridgeCancel(t *testing.T, sr schemas.Revision, kind string) {
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+	t.Cleanup(cancel)
+	clientSide, bridgeSide := bridgeConns(ctx, t, kind)
+	d := startBridge(t, bridgeSide, sr)
+	c := newBridgeClient(t, clientSide)
+	cctx, ccancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Call(cctx, "tools/call", map[string]any{"name": "slow", "arguments": map[string]any{}, "_meta": map[string]any{"progressToken": "slow-tok"}})
+		errc <- err
+	}()
+	// 4.M9: the progress reaches the client with its own token.
+	if _, err := c.WaitNotification(ctx, func(n fixture.Notification) bool {
+		return n.Method == "notifications/progress" && strings.Contains(string(n.Params), `"slow-tok"`)
+	}); err != nil {
+		t.Fatalf("slow did not start: %v", err)
+	}
+	ccancel()
+	if err := <-errc; err == nil {
+		t.Error("the cancelled call returned a result")
+	}
+	select {
+	case m := <-d.cancelled:
+		if m != "tools/call" {
+			t.Errorf("the server saw %s cancelled", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("the server never saw the cancel")
+	}
+	mustTool(t, ctx, c, "echo", map[string]any{"text": "after cancel"})
+	if u := c.Unmatched(); len(u) > 0 {
+		t.Errorf("client saw unmatched responses: %s", u)
+	}
+	if vs := c.Violations(); len(vs) > 0 {
+		t.Errorf("client saw invalid messages: %v", vs)
+	}
+}
+
+// bridgeConns returns the two ends of a 2026-07-28 client's connection to
+// the bridge: an in-memory pipe, or the HTTP transport over httptest.
+func bridgeConns(ctx context.Context, t *testing.T, kind string) (client, bridgeSide transport.Conn) {
+	t.Helper()
+	if kind == "pipe" {
+		c, b := fixture.Pipe()
+		return c, b
+	}
+	hs := transport.NewHTTP2026Server(nil)
+	t.Cleanup(func() { hs.Close() })
+	srv := httptest.NewServer(hs)
+	t.Cleanup(srv.Close)
+	conn, err := hs.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture.DialHTTP2026(srv.URL), conn
 }

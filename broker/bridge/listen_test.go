@@ -175,3 +175,32 @@ func Test4M3ListenUnsupported(t *testing.T) {
 		h.errorOf(id, jsonrpc.CodeInvalidParams)
 	})
 }
+
+// Test4M8ListenCancelledDuringSubscribe: a listen closed while its
+// resources/subscribe is in flight is not acknowledged, and what it
+// subscribed is unsubscribed again.
+func Test4M8ListenCancelledDuringSubscribe(t *testing.T) {
+	hold := make(chan struct{})
+	h := newHarness(t, withUpstream(func(u *upstream) {
+		u.hook = func(s *upSession, m *jsonrpc.Message) bool {
+			if m.Method != "resources/subscribe" {
+				return false
+			}
+			go func() {
+				<-hold
+				s.reply(m.ID, `{}`)
+			}()
+			return true
+		}
+	}))
+	l := h.send(methodListen, listenParams(obj{"resourceSubscriptions": []string{"file:///x"}}), "")
+	h.upRequest("resources/subscribe")
+	h.cancelReq(l)
+	h.barrier()
+	close(hold)
+	h.upRequest("resources/unsubscribe")
+	h.flushLane("")
+	for _, r := range h.in.all(relatedTo(l)) {
+		t.Errorf("the closed listen got %s", r.m.Raw)
+	}
+}

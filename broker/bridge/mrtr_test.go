@@ -331,3 +331,43 @@ func Test4M6NotAttributable(t *testing.T) {
 		h.result(idb)
 	})
 }
+
+// Test4M6ServerWithdrawsRequest: a legacy server that cancels one of its
+// requests before the InputRequiredResult goes out (4.M8, server side)
+// withdraws it from the round; a server ping is answered for the client
+// (4.M1) without suspending anything.
+func Test4M6ServerWithdrawsRequest(t *testing.T) {
+	h := newHarness(t, withConfig(func(c *Config) { c.Gather = 300 * time.Millisecond }))
+	c := h.start("tools/call", toolCall(meta(capsAll)), "")
+	c.ask("srv-1", "elicitation/create", elicitationParams, false)
+	c.ask("srv-2", "roots/list", "", false)
+	c.up.sess.notify("notifications/cancelled", `{"requestId":"srv-1","reason":"changed my mind"}`, nil)
+	c.ask("srv-ping", "ping", "", false)
+	if got := js(get(h.upAnswer("srv-ping").obj(), "result")); got != `{}` {
+		t.Errorf("ping answered %s", got)
+	}
+	reqs, _ := c.inputRequired()
+	if get(reqs[onlyKey(t, reqs)], "method") != "roots/list" {
+		t.Errorf("input requests %s, want only the roots/list", js(reqs))
+	}
+}
+
+// Test4M7URLElicitation: a url-mode elicitation loses its elicitationId
+// in the input request (the retry correlates through requestState), and
+// the answer reaches the server under its request id.
+func Test4M7URLElicitation(t *testing.T) {
+	h := newHarness(t)
+	c := h.start("tools/call", toolCall(meta(obj{"elicitation": obj{"url": obj{}}})), "")
+	c.ask("srv-1", "elicitation/create", `{"mode":"url","message":"log in","url":"https://example.com/login","elicitationId":"e-42"}`, false)
+	reqs, state := c.inputRequired()
+	key := onlyKey(t, reqs)
+	if p, _ := get(reqs[key], "params").(obj); p["elicitationId"] != nil || p["url"] != "https://example.com/login" || p["mode"] != "url" {
+		t.Errorf("input request %s", js(reqs[key]))
+	}
+	rid := c.retry(state, obj{key: obj{"action": "accept"}})
+	if got := js(get(h.upAnswer("srv-1").obj(), "result")); got != `{"action":"accept"}` {
+		t.Errorf("srv-1 answered %s", got)
+	}
+	c.finish()
+	h.result(rid)
+}
