@@ -286,18 +286,10 @@ func (b *bridge) laneEnded(l *lane, why string) {
 	var calls []*call
 	var listens []*listen
 	b.mu.Lock()
-	for k, c := range b.byLane {
-		if c.lane != l {
-			continue
+	for _, c := range b.byLane {
+		if c.lane == l && b.endLocked(c) {
+			calls = append(calls, c)
 		}
-		delete(b.byLane, k)
-		if c.clientID != nil {
-			delete(b.calls, jsonrpc.IDKey(c.clientID))
-		} else {
-			delete(b.suspended, c.handle)
-		}
-		b.stopTimers(c)
-		calls = append(calls, c)
 	}
 	for k, ls := range b.listens {
 		if ls.lane == l {
