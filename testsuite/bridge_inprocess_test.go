@@ -118,8 +118,8 @@ func newBridgeClient(t *testing.T, conn transport.Conn, opts ...fixture.Option) 
 // TestServe2026ClientsToLegacy (discover 4.L2, MRTR sampling, roots and
 // elicitation 4.M6, listen 4.M3, log level 4.M2) in process: the strict
 // fixture client (over a pipe and over the 2026-07-28 HTTP transport),
-// broker/bridge, and the strict demo server
-// of every legacy revision; both peers validate what they receive.
+// broker/bridge, and the strict demo server of every legacy revision;
+// both peers validate what they receive.
 func TestBridgeInProcess(t *testing.T) {
 	for _, sr := range legacy {
 		for _, kind := range []string{"pipe", "http"} {
