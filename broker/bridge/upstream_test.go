@@ -95,3 +95,29 @@ func TestLaneEndsUnderRequests(t *testing.T) {
 		t.Errorf("a's next request served by upstream session %s, want a new one (3)", v)
 	}
 }
+
+// Test4E1ErrorCodes: legacy error codes reach the 2026-07-28 client as
+// 4.E1 maps them: -32002 (resource not found) on resources/read becomes
+// -32602, a legacy code in the reserved -32020..-32099 range becomes
+// -32603 with the original in data, others pass.
+func Test4E1ErrorCodes(t *testing.T) {
+	h := newHarness(t)
+	cases := []struct {
+		method string
+		code   int
+		want   int
+	}{
+		{"resources/read", -32002, jsonrpc.CodeInvalidParams},
+		{"tools/call", -32050, jsonrpc.CodeInternalError},
+		{"tools/call", jsonrpc.CodeInvalidParams, jsonrpc.CodeInvalidParams},
+		{"prompts/get", -32001, -32001},
+	}
+	for _, tc := range cases {
+		c := h.start(tc.method, paramsFor(tc.method, meta(capsAll)), "")
+		c.up.sess.send(string(jsonrpc.ErrorResponse(c.up.m.ID, tc.code, "upstream says no", nil)))
+		e := h.errorOf(c.id, tc.want)
+		if tc.code == -32050 && !strings.Contains(js(e["data"]), "-32050") {
+			t.Errorf("%s %d: the original error is not in data: %s", tc.method, tc.code, js(e))
+		}
+	}
+}
