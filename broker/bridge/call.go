@@ -29,17 +29,16 @@ type call struct {
 	laneToken json.RawMessage // the bridge's progress token toward the lane
 
 	// MRTR (4.M6).
-	handle string          // names the call in its requestState
-	digest []byte          // sealed.ParamsDigest of the original params
-	round  int             // InputRequiredResults sent so far
-	asked  []*input        // the inputs of the last InputRequiredResult
-	queued []*input        // server requests not yet sent to the client
-	gather *time.Timer     // sends the queued inputs when it fires
-	expire *time.Timer     // ends the call when the client does not retry
-	held   []heldNote      // notifications while suspended (4.M9)
-	final  []byte          // the answer, when it came while suspended
-	ended  bool            // answered, cancelled or expired
-	seen   map[string]bool // server request id keys already taken as input
+	handle string      // names the call in its requestState
+	digest []byte      // sealed.ParamsDigest of the original params
+	round  int         // InputRequiredResults sent so far
+	asked  []*input    // the inputs of the last InputRequiredResult
+	queued []*input    // server requests not yet sent to the client
+	gather *time.Timer // sends the queued inputs when it fires
+	expire *time.Timer // ends the call when the client does not retry
+	held   []heldNote  // notifications while suspended (4.M9)
+	final  []byte      // the answer, when it came while suspended
+	ended  bool        // answered, cancelled or expired
 
 	// flushing is set while a retry delivers what was held for it: what
 	// comes meanwhile is held too, so that it cannot overtake (a response

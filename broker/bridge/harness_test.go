@@ -403,7 +403,6 @@ type harness struct {
 	ctx    context.Context     // Serve's context
 	ids    atomic.Int64        // request ids of the client
 	key    sealed.Key          // the Sealer's key
-	hdrs   map[string]http.Header
 }
 
 // harnessOption adjusts the configuration or the upstream before Serve.
