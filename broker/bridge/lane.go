@@ -321,7 +321,6 @@ func (b *bridge) discover(ctx context.Context, m *jsonrpc.Message, f requestFact
 		b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		return
 	}
-	defer l.done()
 	r := translators.NewObject()
 	r.Set("resultType", translators.NewString("complete"))
 	r.Set("supportedVersions", translators.NewJSON(`["2026-07-28"]`))
@@ -336,6 +335,9 @@ func (b *bridge) discover(ctx context.Context, m *jsonrpc.Message, f requestFact
 		meta.Set(metaServerInfo, translators.Parse(l.serverInfo))
 		r.Set("_meta", meta)
 	}
+	// The lane is idle again before the client has the answer (as for
+	// every other request), so that the pool sees it so at once.
+	l.done()
 	b.sendClient(ctx, response(m.ID, r), m.ID)
 }
 
