@@ -133,12 +133,14 @@ func (b *bridge) newLane(key, principal string) *lane {
 // its failure).
 func (b *bridge) handshake(ctx context.Context, l *lane, f requestFacts) {
 	err := b.initialize(ctx, l, f)
-	b.mu.Lock()
-	delete(b.creating, l.key)
-	b.mu.Unlock()
 	if err == nil {
 		err = b.lanes.Add(l.key, l)
 	}
+	// Only now: a request that missed the lane in the pool before the Add
+	// finds it here, and waits for ready.
+	b.mu.Lock()
+	delete(b.creating, l.key)
+	b.mu.Unlock()
 	if err != nil {
 		l.initErr = fmt.Errorf("bridge: upstream session: %w", err)
 		b.log.Warn("bridge: upstream session failed", "err", err)
