@@ -143,7 +143,7 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 		}
 	}
 	b.mu.Lock()
-	if b.started(clientKey) {
+	if b.started(clientKey, f.dispatch) {
 		b.mu.Unlock()
 		l.done()
 		return

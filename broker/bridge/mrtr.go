@@ -279,7 +279,7 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
 		return
 	}
-	cancelled := b.started(jsonrpc.IDKey(m.ID))
+	cancelled := b.started(jsonrpc.IDKey(m.ID), f.dispatch)
 	delete(b.suspended, c.handle)
 	b.stopTimer(&c.expire)
 	c.clientID = m.ID
