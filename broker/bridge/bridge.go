@@ -207,7 +207,7 @@ func Serve(ctx context.Context, client transport.Conn, cfg Config) error {
 		MaxSessions: cfg.MaxLanes,
 		IdleTTL:     cfg.LaneIdleTTL,
 		Busy:        func(l *lane) bool { return l.busy.Load() > 0 },
-		OnEnd:       func(_ string, l *lane, why session.Reason) { l.close("lane " + why.String()) },
+		OnEnd:       func(_ string, l *lane, why session.Reason) { l.end("lane "+why.String(), false) },
 		Logger:      b.log,
 	})
 	defer b.shutdown()

@@ -145,7 +145,7 @@ func (b *bridge) handshake(ctx context.Context, l *lane, f requestFacts) {
 		l.initErr = fmt.Errorf("bridge: upstream session: %w", err)
 		b.log.Warn("bridge: upstream session failed", "err", err)
 		close(l.ready)
-		l.close("handshake failed")
+		l.end("handshake failed", false)
 		return
 	}
 	close(l.ready)
@@ -230,8 +230,13 @@ func (l *lane) request(ctx context.Context, method string, params json.RawMessag
 func (l *lane) done() { l.busy.Add(-1) }
 
 // close ends the lane: its relay session and upstream, its waiters, and
-// every call and listen on it.
-func (l *lane) close(why string) {
+// every call and listen on it; it takes the lane out of the pool.
+func (l *lane) close(why string) { l.end(why, true) }
+
+// end is close; unregister is false where the lane is not in the pool
+// (the pool ended it, or its handshake failed): the pool may by then
+// hold a newer lane under the same key, which must stay.
+func (l *lane) end(why string, unregister bool) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -245,7 +250,9 @@ func (l *lane) close(why string) {
 	l.mu.Unlock()
 	l.cancel()
 	l.conn.Close()
-	l.b.lanes.Remove(l.key) // no-op when the registry ended it
+	if unregister {
+		l.b.lanes.Remove(l.key)
+	}
 	l.b.laneEnded(l, why)
 }
 
