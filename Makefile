@@ -32,7 +32,8 @@ FUZZ_TARGETS := \
 	./broker/cache:FuzzCanonicalParams \
 	./broker/transport:FuzzParamHeaders \
 	./broker/transport:FuzzHeaderValue \
-	./broker/transport:FuzzRestoreIDs
+	./broker/transport:FuzzRestoreIDs \
+	./broker/bridge:FuzzBridgeClientMessage
 
 .PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps
 

@@ -197,7 +197,7 @@ func Serve(ctx context.Context, client transport.Conn, cfg Config) error {
 		suspended: map[string]*call{},
 		listens:   map[string]*listen{},
 		progress:  map[string]*call{},
-		starting:  map[string]bool{},
+		starting:  map[string]*dispatching{},
 	}
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
@@ -208,7 +208,7 @@ func Serve(ctx context.Context, client transport.Conn, cfg Config) error {
 		MaxSessions: cfg.MaxLanes,
 		IdleTTL:     cfg.LaneIdleTTL,
 		Busy:        func(l *lane) bool { return l.busy.Load() > 0 },
-		OnEnd:       func(_ string, l *lane, why session.Reason) { l.close("lane " + why.String()) },
+		OnEnd:       func(_ string, l *lane, why session.Reason) { l.end("lane "+why.String(), false) },
 		Logger:      b.log,
 	})
 	defer b.shutdown()
@@ -284,13 +284,13 @@ type bridge struct {
 	mu        sync.Mutex
 	closed    bool
 	nextID    int64
-	calls     map[string]*call   // client id key -> call answering it now
-	byLane    map[string]*call   // lane id key -> call
-	suspended map[string]*call   // handle -> call waiting for the retry
-	listens   map[string]*listen // client id key -> listen
-	creating  map[string]*lane   // lanes being created, by key
-	progress  map[string]*call   // the bridge's progress token key -> call
-	starting  map[string]bool    // client id key -> cancelled, for requests being dispatched
+	calls     map[string]*call        // client id key -> call answering it now
+	byLane    map[string]*call        // lane id key -> call
+	suspended map[string]*call        // handle -> call waiting for the retry
+	listens   map[string]*listen      // client id key -> listen
+	creating  map[string]*lane        // lanes being created, by key
+	progress  map[string]*call        // the bridge's progress token key -> call
+	starting  map[string]*dispatching // client id key -> the latest request with that id being dispatched
 	// handlePrefix starts the handles of suspended calls: random per
 	// Serve, so that a requestState sealed before a restart (same key)
 	// names no call of this run.
@@ -375,7 +375,14 @@ func (b *bridge) fromClient(ctx context.Context, tm transport.Message) {
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		b.log.Warn("bridge: unreadable client message", "err", err)
-		b.sendClient(ctx, jsonrpc.ErrorResponse(nil, jsonrpc.CodeParseError, "Parse error: "+err.Error(), nil), nil)
+		// ParseFrame's error is the answer: -32700 for what is not JSON,
+		// -32600 (to the request's id when it could be read) for JSON that
+		// is no JSON-RPC message.
+		var je *jsonrpc.Error
+		if !errors.As(err, &je) {
+			je = &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}
+		}
+		b.sendClient(ctx, je.Response(), je.ID)
 		return
 	}
 	if f.Batch {
@@ -429,6 +436,7 @@ type requestFacts struct {
 	info      json.RawMessage // clientInfo, or nil
 	logLevel  string
 	token     json.RawMessage // _meta.progressToken, or nil
+	dispatch  *dispatching    // the request's dispatch state
 }
 
 func factsOf(m *jsonrpc.Message) requestFacts {
@@ -463,26 +471,42 @@ func (b *bridge) clientRequest(ctx context.Context, m *jsonrpc.Message) {
 	// does not hold up the other clients of the endpoint. A cancel that
 	// arrives meanwhile is remembered in starting.
 	key := jsonrpc.IDKey(m.ID)
+	d := &dispatching{}
+	facts.dispatch = d
 	b.mu.Lock()
-	b.starting[key] = false
+	b.starting[key] = d
 	b.mu.Unlock()
 	b.reqs.Add(1)
 	go func() {
 		defer b.reqs.Done()
 		b.dispatch(ctx, m, out, facts)
 		b.mu.Lock()
-		delete(b.starting, key)
+		if b.starting[key] == d {
+			delete(b.starting, key)
+		}
 		b.mu.Unlock()
 	}()
+}
+
+// dispatching is a client request on its way to becoming a call or a
+// listen. Each request has its own, so that a cancel marks the request it
+// was meant for even when the client reuses the id of a cancelled one
+// still being dispatched.
+type dispatching struct {
+	cancelled bool // guarded by b.mu
 }
 
 // started is called, with b.mu held, where a request becomes known to the
 // bridge (a call or a listen); it reports whether the client cancelled it
 // in the meantime.
-func (b *bridge) started(key string) (cancelled bool) {
-	cancelled = b.starting[key]
-	delete(b.starting, key)
-	return cancelled
+func (b *bridge) started(key string, d *dispatching) (cancelled bool) {
+	if d == nil {
+		return false
+	}
+	if b.starting[key] == d {
+		delete(b.starting, key)
+	}
+	return d.cancelled
 }
 
 // dispatch carries out the chain's outcome for a client request.
@@ -552,24 +576,26 @@ func (b *bridge) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 	key := jsonrpc.IDKey(reqID.Raw())
 	b.mu.Lock()
 	c := b.calls[key]
+	var queued []*input
 	if c != nil {
-		delete(b.calls, key)
-		delete(b.byLane, c.laneKey)
-		b.stopTimers(c)
-		b.callsChangedLocked()
+		queued = c.queued
+		if !b.endLocked(c) {
+			c = nil
+		}
 	}
 	ls := b.listens[key]
 	if ls != nil {
 		delete(b.listens, key)
 	}
-	if _, ok := b.starting[key]; ok && c == nil && ls == nil {
-		b.starting[key] = true
+	if d := b.starting[key]; d != nil && c == nil && ls == nil {
+		d.cancelled = true
 	}
 	b.mu.Unlock()
 	if c != nil {
-		// 4.M8: a closed 2026-07-28 stream is a cancel upstream.
-		c.lane.send(ctx, translators.CancelledNotification(c.laneID, "the client cancelled the request"), nil)
+		// 4.M8: a closed 2026-07-28 stream is a cancel upstream (after
+		// answering the server requests gathered for the next round).
 		c.lane.done()
+		b.abandon(ctx, c, queued, "the client cancelled the request")
 	}
 	if ls != nil {
 		b.unlisten(ctx, ls)

@@ -44,6 +44,11 @@ type call struct {
 	// which sends upRaw again under a new lane id.
 	upRaw  []byte
 	resend bool
+
+	// flushing is set while a retry delivers what was held for it: what
+	// comes meanwhile is held too, so that it cannot overtake (a response
+	// ends the retry's stream).
+	flushing bool
 }
 
 // heldNote is a notification waiting for a suspended call's retry.
@@ -143,11 +148,18 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 			return
 		}
 	}
-	b.setLevel(ctx, l, f.logLevel)
 	b.mu.Lock()
-	if b.started(clientKey) {
+	if b.started(clientKey, f.dispatch) {
 		b.mu.Unlock()
 		l.done()
+		return
+	}
+	if _, dup := b.calls[clientKey]; dup {
+		// Another request with this id got here first while this one
+		// waited for its lane.
+		b.mu.Unlock()
+		l.done()
+		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
 		return
 	}
 	b.calls[clientKey] = c
@@ -156,6 +168,9 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 		b.progress[jsonrpc.IDKey(c.laneToken)] = c
 	}
 	b.mu.Unlock()
+	if f.logLevel != "" {
+		b.setLevel(ctx, l)
+	}
 	if err := l.send(ctx, raw, nil); err != nil {
 		if b.endCall(c) {
 			b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
@@ -231,7 +246,7 @@ func (b *bridge) answer(ctx context.Context, l *lane, m *jsonrpc.Message) {
 		b.mu.Unlock()
 		return
 	}
-	if c.clientID == nil {
+	if c.clientID == nil || c.flushing {
 		// Suspended: the retry gets it (the server finished without
 		// waiting for the input it asked for).
 		c.final = raw
@@ -263,7 +278,7 @@ func (b *bridge) deliver(ctx context.Context, c *call, raw []byte, progress bool
 		b.mu.Unlock()
 		return
 	}
-	if c.clientID == nil {
+	if c.clientID == nil || c.flushing {
 		if len(c.held) >= maxHeld {
 			c.held = c.held[1:]
 		}

@@ -170,17 +170,19 @@ func (b *bridge) newLane(key, principal string) *lane {
 // its failure).
 func (b *bridge) handshake(ctx context.Context, l *lane, f requestFacts) {
 	err := b.initialize(ctx, l, f)
-	b.mu.Lock()
-	delete(b.creating, l.key)
-	b.mu.Unlock()
 	if err == nil {
 		err = b.lanes.Add(l.key, l)
 	}
+	// Only now: a request that missed the lane in the pool before the Add
+	// finds it here, and waits for ready.
+	b.mu.Lock()
+	delete(b.creating, l.key)
+	b.mu.Unlock()
 	if err != nil {
 		l.initErr = fmt.Errorf("bridge: upstream session: %w", err)
 		b.log.Warn("bridge: upstream session failed", "err", err)
 		close(l.ready)
-		l.close("handshake failed")
+		l.end("handshake failed", false)
 		return
 	}
 	close(l.ready)
@@ -265,8 +267,13 @@ func (l *lane) request(ctx context.Context, method string, params json.RawMessag
 func (l *lane) done() { l.busy.Add(-1) }
 
 // close ends the lane: its relay session and upstream, its waiters, and
-// every call and listen on it.
-func (l *lane) close(why string) {
+// every call and listen on it; it takes the lane out of the pool.
+func (l *lane) close(why string) { l.end(why, true) }
+
+// end is close; unregister is false where the lane is not in the pool
+// (the pool ended it, or its handshake failed): the pool may by then
+// hold a newer lane under the same key, which must stay.
+func (l *lane) end(why string, unregister bool) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -280,7 +287,9 @@ func (l *lane) close(why string) {
 	l.mu.Unlock()
 	l.cancel()
 	l.conn.Close()
-	l.b.lanes.Remove(l.key) // no-op when the registry ended it
+	if unregister {
+		l.b.lanes.Remove(l.key)
+	}
 	l.b.laneEnded(l, why)
 }
 
@@ -323,18 +332,10 @@ func (b *bridge) laneEnded(l *lane, why string) {
 	var calls []*call
 	var listens []*listen
 	b.mu.Lock()
-	for k, c := range b.byLane {
-		if c.lane != l {
-			continue
+	for _, c := range b.byLane {
+		if c.lane == l && b.endLocked(c) {
+			calls = append(calls, c)
 		}
-		delete(b.byLane, k)
-		if c.clientID != nil {
-			delete(b.calls, jsonrpc.IDKey(c.clientID))
-		} else {
-			delete(b.suspended, c.handle)
-		}
-		b.stopTimers(c)
-		calls = append(calls, c)
 	}
 	for k, ls := range b.listens {
 		if ls.lane == l {
@@ -366,7 +367,6 @@ func (b *bridge) discover(ctx context.Context, m *jsonrpc.Message, f requestFact
 		b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		return
 	}
-	defer l.done()
 	r := translators.NewObject()
 	r.Set("resultType", translators.NewString("complete"))
 	r.Set("supportedVersions", translators.NewJSON(`["2026-07-28"]`))
@@ -381,6 +381,9 @@ func (b *bridge) discover(ctx context.Context, m *jsonrpc.Message, f requestFact
 		meta.Set(metaServerInfo, translators.Parse(l.serverInfo))
 		r.Set("_meta", meta)
 	}
+	// The lane is idle again before the client has the answer (as for
+	// every other request), so that the pool sees it so at once.
+	l.done()
 	b.sendClient(ctx, response(m.ID, r), m.ID)
 }
 
@@ -400,25 +403,33 @@ func response(id json.RawMessage, result *translators.Node) []byte {
 	return n.Raw()
 }
 
-// setLevel makes the lane's logging level the request's (4.M2) when the
-// server can log and the level differs. The setLevel is sent before the
-// request on the same pipe, so the relay forwards it first.
-func (b *bridge) setLevel(ctx context.Context, l *lane, level string) {
-	if level == "" || !translators.Parse(l.serverCaps).Has("logging") {
+// setLevel makes the lane's logging level the lowest that the calls in
+// flight on it (suspended ones included) asked for (4.M2), when the
+// server can log and the level changes. It is called after the call is
+// registered and before its request is sent on the same pipe, so the
+// relay forwards the setLevel first. The level is chosen and sent under
+// b.mu, so that concurrent calls cannot leave the lane at an older
+// choice.
+func (b *bridge) setLevel(ctx context.Context, l *lane) {
+	if !translators.Parse(l.serverCaps).Has("logging") {
 		return
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	level := ""
+	for _, c := range b.byLane {
+		if rank, ok := logLevels[c.logLevel]; c.lane == l && ok && (level == "" || rank < logLevels[level]) {
+			level = c.logLevel
+		}
+	}
 	l.mu.Lock()
-	same := l.level == level
+	defer l.mu.Unlock()
+	if level == "" || l.level == level || l.closed {
+		return
+	}
 	l.level = level
-	l.mu.Unlock()
-	if same {
-		return
-	}
 	id := b.newID("mcpbroker-bridge-")
-	ch := make(chan *jsonrpc.Message, 1)
-	l.mu.Lock()
-	l.internal[jsonrpc.IDKey(id)] = ch // answered and discarded by laneLoop
-	l.mu.Unlock()
+	l.internal[jsonrpc.IDKey(id)] = make(chan *jsonrpc.Message, 1) // answered and discarded by laneLoop
 	raw := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"method":"logging/setLevel","params":{"level":%q}}`, id, level)
 	if err := l.send(ctx, raw, nil); err != nil {
 		b.log.Debug("bridge: setLevel", "err", err)

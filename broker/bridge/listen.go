@@ -86,7 +86,7 @@ func (b *bridge) listen(ctx context.Context, m *jsonrpc.Message, f requestFacts)
 	key := jsonrpc.IDKey(m.ID)
 	b.mu.Lock()
 	_, dup := b.listens[key]
-	cancelled := b.started(key)
+	cancelled := b.started(key, f.dispatch)
 	if !dup && !cancelled {
 		b.listens[key] = ls
 	}

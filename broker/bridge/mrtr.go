@@ -100,7 +100,8 @@ func (b *bridge) armGather(c *call) {
 func (b *bridge) sendRound(ctx context.Context, c *call) {
 	b.mu.Lock()
 	c.gather = nil
-	if b.closed || c.ended || c.clientID == nil || len(c.queued) == 0 {
+	if b.closed || c.ended || c.clientID == nil || c.flushing || len(c.queued) == 0 {
+		// (A retry still flushing arms the gathering again when done.)
 		b.mu.Unlock()
 		return
 	}
@@ -320,7 +321,7 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
 		return
 	}
-	cancelled := b.started(jsonrpc.IDKey(m.ID))
+	cancelled := b.started(jsonrpc.IDKey(m.ID), f.dispatch)
 	delete(b.suspended, c.handle)
 	b.stopTimer(&c.expire)
 	c.clientID = m.ID
@@ -328,12 +329,9 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 		c.token = f.token
 	}
 	b.calls[jsonrpc.IDKey(m.ID)] = c
-	asked, held, final := c.asked, c.held, c.final
-	c.asked, c.held, c.final = nil, nil, nil
-	if final == nil && len(c.queued) > 0 && c.gather == nil {
-		b.armGather(c)
-	}
-	token := c.token
+	asked := c.asked
+	c.asked = nil
+	c.flushing = true
 	b.mu.Unlock()
 
 	for _, in := range asked {
@@ -348,23 +346,45 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 		}
 		return
 	}
-	for _, h := range held {
-		raw := h.raw
-		if h.progress {
-			if token == nil {
-				continue
-			}
-			raw = translators.SetParam(raw, "progressToken", token)
-		}
-		b.sendClient(ctx, raw, m.ID)
-	}
-	if final != nil {
-		if b.endCall(c) {
-			b.sendClient(ctx, setID(final, m.ID), m.ID)
-		}
-		return
-	}
+	b.flush(ctx, c)
 	b.resendURL(ctx, c)
+}
+
+// flush delivers, in order, what was held for c while it was suspended
+// and what comes while it does (4.M9), then the answer if the server
+// gave it; then c's messages flow to the client directly again.
+func (b *bridge) flush(ctx context.Context, c *call) {
+	for {
+		b.mu.Lock()
+		held, final := c.held, c.final
+		c.held, c.final = nil, nil
+		id, token := c.clientID, c.token
+		if c.ended || (len(held) == 0 && final == nil) {
+			c.flushing = false
+			if !c.ended && len(c.queued) > 0 && c.gather == nil {
+				b.armGather(c)
+			}
+			b.mu.Unlock()
+			return
+		}
+		live := final != nil && b.endLocked(c)
+		b.mu.Unlock()
+		for _, h := range held {
+			raw := h.raw
+			if h.progress {
+				if token == nil {
+					continue
+				}
+				raw = translators.SetParam(raw, "progressToken", token)
+			}
+			b.sendClient(ctx, raw, id)
+		}
+		if live {
+			c.lane.done()
+			b.sendClient(ctx, setID(final, id), id)
+			return
+		}
+	}
 }
 
 // resendURL sends the original request of a call resumed after a 4.M7
