@@ -68,9 +68,14 @@ var ErrConfig = errors.New("telemetry: invalid configuration")
 // OTEL_* environment variable; a zero field lets the variable (read by the
 // OpenTelemetry SDK itself) or the default apply.
 type Config struct {
-	// Exporter of traces and metrics; see [Exporter]. Metrics go to the
-	// same exporter unless OTEL_METRICS_EXPORTER is "none".
+	// Exporter of traces; see [Exporter].
 	Exporter Exporter
+	// MetricsExporter is where metrics are pushed: ExporterNone for none
+	// (Prometheus, when on, still serves them; trace-only backends such as
+	// Jaeger take no metrics), or the same kind as Exporter (the endpoint,
+	// headers and TLS settings are shared). Empty: OTEL_METRICS_EXPORTER
+	// (otlp, console, none), else the same as Exporter.
+	MetricsExporter Exporter
 	// Endpoint of the OTLP collector: "host:port" or a URL
 	// ("http://host:4318", "https://collector/otlp"). For otlp-http a URL's
 	// path is a base to which /v1/traces and /v1/metrics are appended, as
@@ -164,11 +169,11 @@ func Setup(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.SampleRatio != nil && !(*cfg.SampleRatio >= 0 && *cfg.SampleRatio <= 1) {
 		return nil, fmt.Errorf("%w: sample ratio %v is not between 0 and 1", ErrConfig, *cfg.SampleRatio)
 	}
-	metricsExp := exp
-	if strings.TrimSpace(os.Getenv("OTEL_METRICS_EXPORTER")) == "none" {
-		metricsExp = ExporterNone
+	metricsExp, err := resolveMetricsExporter(cfg.MetricsExporter, exp)
+	if err != nil {
+		return nil, err
 	}
-	if exp == ExporterNone && !cfg.Prometheus {
+	if exp == ExporterNone && metricsExp == ExporterNone && !cfg.Prometheus {
 		return Noop(), nil
 	}
 	res, err := buildResource(ctx, cfg)
@@ -250,20 +255,50 @@ func resolveExporter(e Exporter) (Exporter, error) {
 	case "console":
 		return ExporterStdout, nil
 	case "otlp":
-		proto := strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
-		if proto == "" {
-			proto = strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
-		}
-		switch proto {
-		case "grpc":
-			return ExporterOTLPGRPC, nil
-		case "", "http/protobuf":
-			return ExporterOTLPHTTP, nil
-		default:
-			return "", fmt.Errorf("%w: OTEL_EXPORTER_OTLP_PROTOCOL %q (want grpc or http/protobuf)", ErrConfig, proto)
-		}
+		return otlpFromEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
 	default:
 		return "", fmt.Errorf("%w: OTEL_TRACES_EXPORTER %q (want otlp, console or none)", ErrConfig, v)
+	}
+}
+
+// otlpFromEnv returns the OTLP exporter named by the signal's protocol
+// variable, else OTEL_EXPORTER_OTLP_PROTOCOL: grpc or http/protobuf (the
+// default).
+func otlpFromEnv(signalVar string) (Exporter, error) {
+	name, proto := signalVar, strings.TrimSpace(os.Getenv(signalVar))
+	if proto == "" {
+		name, proto = "OTEL_EXPORTER_OTLP_PROTOCOL", strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	}
+	switch proto {
+	case "grpc":
+		return ExporterOTLPGRPC, nil
+	case "", "http/protobuf":
+		return ExporterOTLPHTTP, nil
+	}
+	return "", fmt.Errorf("%w: %s %q (want grpc or http/protobuf)", ErrConfig, name, proto)
+}
+
+// resolveMetricsExporter returns the metrics exporter, traces being
+// exported with traces.
+func resolveMetricsExporter(e, traces Exporter) (Exporter, error) {
+	switch e {
+	case ExporterOTLPGRPC, ExporterOTLPHTTP, ExporterStdout, ExporterNone:
+		return e, nil
+	case ExporterEnv:
+	default:
+		return "", fmt.Errorf("%w: metrics exporter %q (want otlp-grpc, otlp-http, stdout or none)", ErrConfig, e)
+	}
+	switch v := strings.TrimSpace(os.Getenv("OTEL_METRICS_EXPORTER")); v {
+	case "":
+		return traces, nil
+	case "none":
+		return ExporterNone, nil
+	case "console":
+		return ExporterStdout, nil
+	case "otlp":
+		return otlpFromEnv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
+	default:
+		return "", fmt.Errorf("%w: OTEL_METRICS_EXPORTER %q (want otlp, console or none)", ErrConfig, v)
 	}
 }
 
