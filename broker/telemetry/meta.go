@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The W3C keys the broker carries in params._meta and HTTP headers.
@@ -267,7 +269,14 @@ func ExtractMeta(ctx context.Context, params []byte) context.Context {
 	if c.Empty() {
 		return ctx
 	}
-	return w3c.Extract(ctx, &c)
+	carrier := c // escapes through the interface: allocated only here
+	return w3c.Extract(ctx, &carrier)
+}
+
+// nothingToInject reports whether ctx has neither a valid span context
+// nor baggage, so that injecting would write nothing.
+func nothingToInject(ctx context.Context) bool {
+	return !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0
 }
 
 // InjectMeta returns params with the span context and baggage of ctx in
@@ -275,6 +284,9 @@ func ExtractMeta(ctx context.Context, params []byte) context.Context {
 // a valid span context nor baggage. An unsampled span context is injected
 // too, so the peer knows not to sample.
 func InjectMeta(ctx context.Context, params []byte) ([]byte, error) {
+	if nothingToInject(ctx) {
+		return params, nil
+	}
 	var c MetaCarrier
 	w3c.Inject(ctx, &c)
 	return WriteMeta(params, c)
@@ -286,6 +298,9 @@ func InjectMeta(ctx context.Context, params []byte) ([]byte, error) {
 // rest of msg byte for byte. Results and errors have no params and must
 // not be given.
 func InjectMessage(ctx context.Context, msg []byte) ([]byte, error) {
+	if nothingToInject(ctx) {
+		return msg, nil
+	}
 	var c MetaCarrier
 	w3c.Inject(ctx, &c)
 	if c.Empty() {

@@ -45,6 +45,9 @@ type Call struct {
 // belongs to). The returned context carries the span: start child spans
 // and inject into upstream messages from it.
 func (p *Provider) StartServer(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, Call) {
+	if p == nil || (!p.tracing && !p.metering) {
+		return ctx, Call{}
+	}
 	return p.startCall(ctx, trace.SpanKindServer, op, opts)
 }
 
@@ -53,13 +56,13 @@ func (p *Provider) StartServer(ctx context.Context, op Op, opts ...trace.SpanSta
 // such as sampling). Inject the returned context into the message with
 // [InjectMeta] or [InjectMessage] (and HTTP headers with [InjectHTTP]).
 func (p *Provider) StartClient(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, Call) {
+	if p == nil || (!p.tracing && !p.metering) {
+		return ctx, Call{}
+	}
 	return p.startCall(ctx, trace.SpanKindClient, op, opts)
 }
 
 func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op Op, opts []trace.SpanStartOption) (context.Context, Call) {
-	if p == nil || (!p.tracing && !p.metering) {
-		return ctx, Call{}
-	}
 	c := Call{kind: kind, op: op}
 	if p.metering {
 		c.m, c.start = p.metrics, time.Now()
