@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -51,12 +52,20 @@ func newPeer(t *testing.T, j *Jaeger, service string) peer {
 	return peer{tp: tp, tracer: tp.Tracer("fixture")}
 }
 
+// The trace context of the HTTP request in TestTelemetryToJaeger.
+const (
+	httpTraceID     = "0af7651916cd43dd8448eb211c80319c"
+	httpSpanID      = "b7ad6b7169203331"
+	httpTraceparent = "00-" + httpTraceID + "-" + httpSpanID + "-01"
+)
+
 // TestTelemetryToJaeger exports one tools/call through broker/telemetry
 // to a real Jaeger, over OTLP gRPC and OTLP HTTP, and finds the whole
 // trace there through the query API: the fixture client's span, the
 // broker's SERVER, validation, translation and CLIENT spans, and the
 // fixture server's span that continued the trace from params._meta,
-// with their attributes, kinds, statuses and parent links.
+// with their attributes, kinds, statuses, parent links, and the link to
+// the HTTP request's context.
 func TestTelemetryToJaeger(t *testing.T) {
 	j := Start(t)
 	tests := []struct {
@@ -92,7 +101,10 @@ func TestTelemetryToJaeger(t *testing.T) {
 			}
 
 			// The broker: SERVER span, validation, translation, CLIENT span.
-			bctx, srv := p.StartServer(ctx, telemetry.Op{
+			// The HTTP request carried another trace context (a proxy's):
+			// it becomes a link of the SERVER span.
+			httpCtx := telemetry.ExtractHTTP(ctx, http.Header{"Traceparent": {httpTraceparent}})
+			bctx, srv := p.StartServer(httpCtx, telemetry.Op{
 				Method: "tools/call", ID: []byte(`3`), Params: params, SessionID: "sess-1",
 				Revision: "2024-11-05", Transport: telemetry.TransportTCP, ProtocolName: "http", ProtocolVersion: "1.1",
 			})
@@ -160,6 +172,15 @@ func TestTelemetryToJaeger(t *testing.T) {
 				{"translation <- broker server", bTranslate, bServer},
 				{"broker client <- broker server", bClient, bServer},
 				{"fixture server <- broker client", sSpan, bClient},
+			}
+			var follows []Reference
+			for _, r := range bServer.References {
+				if r.RefType == "FOLLOWS_FROM" {
+					follows = append(follows, r)
+				}
+			}
+			if len(follows) != 1 || follows[0].TraceID != httpTraceID || follows[0].SpanID != httpSpanID {
+				t.Errorf("broker server span links %+v, want the HTTP context %s/%s", follows, httpTraceID, httpSpanID)
 			}
 			for _, l := range links {
 				if l.child.Parent() != l.parent.SpanID {
