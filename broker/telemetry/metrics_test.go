@@ -130,7 +130,7 @@ func TestCounters(t *testing.T) {
 		for _, p := range sum(t, rm, name) {
 			key := ""
 			for _, kv := range p.Attributes.ToSlice() {
-				key += string(kv.Key) + "=" + kv.Value.Emit() + " "
+				key += string(kv.Key) + "=" + kv.Value.String() + " "
 			}
 			out[key] = p.Value
 		}
