@@ -72,10 +72,12 @@ func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op Op, op
 		o := make([]trace.SpanStartOption, 0, 2+len(opts))
 		o = append(o, trace.WithSpanKind(kind))
 		if kind == trace.SpanKindServer {
-			parent = ExtractMeta(ctx, op.Params)
-			if ambient := trace.SpanContextFromContext(ctx); parent != ctx && ambient.IsValid() &&
-				!ambient.Equal(trace.SpanContextFromContext(parent)) {
-				o = append(o, trace.WithLinks(trace.Link{SpanContext: ambient}))
+			if meta := ReadMeta(op.Params); !meta.Empty() {
+				parent = w3c.Extract(ctx, &meta)
+				ambient := trace.SpanContextFromContext(ctx)
+				if ambient.IsValid() && !ambient.Equal(trace.SpanContextFromContext(parent)) {
+					o = append(o, trace.WithLinks(trace.Link{SpanContext: ambient}))
+				}
 			}
 		}
 		if !c.start.IsZero() {

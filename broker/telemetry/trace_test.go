@@ -432,3 +432,20 @@ func TestSessions(t *testing.T) {
 		t.Errorf("server session attributes %v", keys)
 	}
 }
+
+// uncomparableCtx is a context whose dynamic type cannot be compared
+// with ==: StartServer must not compare contexts.
+type uncomparableCtx struct {
+	context.Context
+	_ []int
+}
+
+func TestStartServerUncomparableContext(t *testing.T) {
+	tp := newTestProvider(t, sdktrace.AlwaysSample())
+	ctx := uncomparableCtx{Context: context.Background()}
+	for _, params := range []string{`{}`, `{"_meta":{"traceparent":"` + tp1 + `"}}`} {
+		_, call := tp.StartServer(ctx, Op{Method: "ping", ID: []byte("1"), Params: []byte(params)})
+		call.End(Result{})
+	}
+	ended(t, tp, 2)
+}
