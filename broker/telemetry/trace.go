@@ -22,7 +22,8 @@ const (
 )
 
 // Call is one MCP message being handled: its span and, when metrics are
-// on, its start time. The zero Call is inert: End does nothing.
+// on, its start time. A nil *Call (what the Start functions return when
+// telemetry is off) is inert: its methods do nothing.
 type Call struct {
 	ctx   context.Context
 	span  trace.Span
@@ -44,26 +45,29 @@ type Call struct {
 // (for example trace.WithLinks to the tools/call a sampling request
 // belongs to). The returned context carries the span: start child spans
 // and inject into upstream messages from it.
-func (p *Provider) StartServer(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, Call) {
-	if p == nil || (!p.tracing && !p.metering) {
-		return ctx, Call{}
+func (p *Provider) StartServer(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, *Call) {
+	if !p.on() {
+		return ctx, nil
 	}
-	return p.startCall(ctx, trace.SpanKindServer, op, opts)
+	return p.startCall(ctx, trace.SpanKindServer, &op, opts)
 }
 
 // StartClient starts the CLIENT span of a message the broker sends to a
 // peer (upstream requests and notifications, and requests to the client
 // such as sampling). Inject the returned context into the message with
 // [InjectMeta] or [InjectMessage] (and HTTP headers with [InjectHTTP]).
-func (p *Provider) StartClient(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, Call) {
-	if p == nil || (!p.tracing && !p.metering) {
-		return ctx, Call{}
+func (p *Provider) StartClient(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, *Call) {
+	if !p.on() {
+		return ctx, nil
 	}
-	return p.startCall(ctx, trace.SpanKindClient, op, opts)
+	return p.startCall(ctx, trace.SpanKindClient, &op, opts)
 }
 
-func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op Op, opts []trace.SpanStartOption) (context.Context, Call) {
-	c := Call{kind: kind, op: op}
+// on reports whether tracing or metrics are on.
+func (p *Provider) on() bool { return p != nil && (p.tracing || p.metering) }
+
+func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op *Op, opts []trace.SpanStartOption) (context.Context, *Call) {
+	c := &Call{kind: kind, op: *op}
 	if p.metering {
 		c.m, c.start = p.metrics, time.Now()
 	}
@@ -100,7 +104,7 @@ func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op Op, op
 // Span returns the call's span (a non-recording one when tracing is off),
 // for events.
 func (c *Call) Span() trace.Span {
-	if c.span == nil {
+	if c == nil || c.span == nil {
 		return trace.SpanFromContext(context.Background())
 	}
 	return c.span
@@ -110,7 +114,7 @@ func (c *Call) Span() trace.Span {
 // ERROR status with r.Message on the span, and the operation duration
 // metric. Only the first End counts.
 func (c *Call) End(r Result) {
-	if c.ended || (c.span == nil && c.m == nil) {
+	if c == nil || c.ended {
 		return
 	}
 	c.ended = true
