@@ -30,5 +30,6 @@
 //
 // Attributes are computed only for spans that are recorded and, for
 // metrics, only when a meter is configured: a sampled-out message costs a
-// span start and no decoding of its params.
+// span start and a read of params._meta, nothing more. With telemetry off
+// the Start functions return a nil *Call whose End does nothing.
 package telemetry

@@ -112,7 +112,8 @@ func (c *Call) Span() trace.Span {
 
 // End ends the call with r: error.type, rpc.response.status_code and an
 // ERROR status with r.Message on the span, and the operation duration
-// metric. Only the first End counts.
+// metric. Only the first End counts; End is not safe for concurrent use
+// (the goroutine that sees the response ends the call).
 func (c *Call) End(r Result) {
 	if c == nil || c.ended {
 		return
