@@ -34,8 +34,9 @@ FUZZ_TARGETS := \
 	./broker/transport:FuzzHeaderValue \
 	./broker/transport:FuzzRestoreIDs \
 	./broker/bridge:FuzzBridgeClientMessage
+	./broker/telemetry:FuzzMeta
 
-.PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps
+.PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps jaeger
 
 all: build
 
@@ -49,7 +50,7 @@ run: build
 
 test: lint check-generated unit fuzz
 
-unit: npm-deps
+unit: npm-deps jaeger
 	$(GO) test -race -count=1 $(PKGS)
 
 # Pinned npm peers for testsuite/npm (real TypeScript SDK clients and
@@ -61,6 +62,13 @@ npm-deps:
 	elif [ ! -d testsuite/npm/node_modules ] || [ testsuite/npm/package-lock.json -nt testsuite/npm/node_modules ]; then \
 		cd testsuite/npm && npm ci --no-audit --no-fund && touch node_modules; \
 	fi
+
+# Jaeger v2 for testsuite/jaegerproc, built from the separate tools module
+# tools/jaeger (its replace directives rule out `go install`; the product's
+# go.mod stays clean) and cached per machine by version: cold ~15-25 min on
+# 2 cores, warm ~20 s, then instant.
+jaeger:
+	@GO=$(GO) bash tools/jaeger/build.sh
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

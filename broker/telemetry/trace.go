@@ -1,0 +1,345 @@
+package telemetry
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Span names of the broker's INTERNAL spans and span events.
+const (
+	SpanValidate        = "mcpbroker.validate"
+	SpanTranslate       = "mcpbroker.translate"
+	SpanEmulate         = "mcpbroker.emulate"
+	SpanSessionEnd      = "mcpbroker.session.end"
+	EventSessionStart   = "mcpbroker.session.start"
+	EventSessionEnd     = "mcpbroker.session.end"
+	AttrSessionDuration = attribute.Key("mcpbroker.session.duration")
+)
+
+// Call is one MCP message being handled: its span and, when metrics are
+// on, its start time. A nil *Call (what the Start functions return when
+// telemetry is off) is inert: its methods do nothing.
+type Call struct {
+	ctx   context.Context
+	span  trace.Span
+	start time.Time
+	kind  trace.SpanKind
+	m     *Metrics
+	ended bool
+	op    Op
+}
+
+// StartServer starts the SERVER span of a message the broker received
+// from a peer (a client's request or notification, or a server's request
+// to the client), named and attributed per the convention.
+//
+// Its parent is the trace context in op.Params' _meta when there is one;
+// the span context already in ctx (the HTTP request's, extracted with
+// [ExtractHTTP] by the transport, or an HTTP server span) is then a link,
+// as the convention says, and is the parent otherwise. opts are added
+// (for example trace.WithLinks to the tools/call a sampling request
+// belongs to). The returned context carries the span: start child spans
+// and inject into upstream messages from it.
+func (p *Provider) StartServer(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, *Call) {
+	if !p.on() {
+		return ctx, nil
+	}
+	return p.startCall(ctx, trace.SpanKindServer, &op, opts)
+}
+
+// StartClient starts the CLIENT span of a message the broker sends to a
+// peer (upstream requests and notifications, and requests to the client
+// such as sampling). Inject the returned context into the message with
+// [InjectMeta] or [InjectMessage] (and HTTP headers with [InjectHTTP]).
+func (p *Provider) StartClient(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, *Call) {
+	if !p.on() {
+		return ctx, nil
+	}
+	return p.startCall(ctx, trace.SpanKindClient, &op, opts)
+}
+
+// on reports whether tracing or metrics are on.
+func (p *Provider) on() bool { return p != nil && (p.tracing || p.metering) }
+
+func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op *Op, opts []trace.SpanStartOption) (context.Context, *Call) {
+	c := &Call{kind: kind, op: *op}
+	if p.metering {
+		c.m, c.start = p.metrics, time.Now()
+	}
+	if p.tracing {
+		parent := ctx
+		o := make([]trace.SpanStartOption, 0, 2+len(opts))
+		o = append(o, trace.WithSpanKind(kind))
+		if kind == trace.SpanKindServer {
+			if meta := ReadMeta(op.Params); !meta.Empty() {
+				parent = w3c.Extract(ctx, &meta)
+				ambient := trace.SpanContextFromContext(ctx)
+				if ambient.IsValid() && !ambient.Equal(trace.SpanContextFromContext(parent)) {
+					o = append(o, trace.WithLinks(trace.Link{SpanContext: ambient}))
+				}
+			}
+		}
+		if !c.start.IsZero() {
+			o = append(o, trace.WithTimestamp(c.start))
+		}
+		o = append(o, opts...)
+		ctx, c.span = p.tracer.Start(parent, op.Method, o...)
+		if c.span.IsRecording() {
+			if name := c.op.SpanName(); name != op.Method {
+				c.span.SetName(name)
+			}
+			var buf [20]attribute.KeyValue
+			c.span.SetAttributes(c.op.AppendSpanAttributes(buf[:0])...)
+		}
+	}
+	c.ctx = ctx
+	return ctx, c
+}
+
+// Span returns the call's span (a non-recording one when tracing is off),
+// for events.
+func (c *Call) Span() trace.Span {
+	if c == nil || c.span == nil {
+		return trace.SpanFromContext(context.Background())
+	}
+	return c.span
+}
+
+// End ends the call with r: error.type, rpc.response.status_code and an
+// ERROR status with r.Message on the span, and the operation duration
+// metric. Only the first End counts; End is not safe for concurrent use
+// (the goroutine that sees the response ends the call).
+func (c *Call) End(r Result) {
+	if c == nil || c.ended {
+		return
+	}
+	c.ended = true
+	if c.span != nil {
+		if c.span.IsRecording() && r.Failed() {
+			var buf [2]attribute.KeyValue
+			c.span.SetAttributes(appendResult(buf[:0], r)...)
+			c.span.SetStatus(codes.Error, r.Message)
+		}
+		c.span.End()
+	}
+	if c.m != nil {
+		c.m.RecordOperation(c.ctx, c.kind, &c.op, r, time.Since(c.start))
+	}
+}
+
+// Validation is the INTERNAL span of validating one message. The zero
+// Validation is inert.
+type Validation struct {
+	ctx      context.Context
+	span     trace.Span
+	m        *Metrics
+	side     Side
+	revision string
+}
+
+// StartValidation starts the span of validating a message of method that
+// came from side against revision (span mcpbroker.validate).
+func (p *Provider) StartValidation(ctx context.Context, side Side, revision, method string) (context.Context, Validation) {
+	if p == nil || (!p.tracing && !p.metering) {
+		return ctx, Validation{}
+	}
+	v := Validation{ctx: ctx, m: p.metrics, side: side, revision: revision}
+	if p.tracing {
+		ctx, v.span = p.tracer.Start(ctx, SpanValidate, trace.WithSpanKind(trace.SpanKindInternal))
+		if v.span.IsRecording() {
+			v.span.SetAttributes(AttrMCPMethodName.String(method), AttrRevision.String(revision), AttrSide.String(side.String()))
+		}
+		v.ctx = ctx
+	}
+	return ctx, v
+}
+
+// End ends the validation; a non-nil err is a failure: ERROR status with
+// its text and one more mcpbroker.validation.failures.
+func (v *Validation) End(err error) {
+	if v.span != nil {
+		if err != nil && v.span.IsRecording() {
+			v.span.SetAttributes(AttrErrorType.String("validation"))
+			v.span.SetStatus(codes.Error, err.Error())
+		}
+		v.span.End()
+		v.span = nil
+	}
+	if err != nil && v.m != nil {
+		v.m.ValidationFailed(v.ctx, v.side, v.revision)
+		v.m = nil
+	}
+}
+
+// TranslationResult is how translating one message ended.
+type TranslationResult struct {
+	// Outcome is forward, answer, emulate, reject or drop (the
+	// translators' OutcomeKind); "error" when Err is set and Outcome is
+	// empty.
+	Outcome string
+	// Rows are the translation-matrix row IDs applied.
+	Rows []string
+	// Lossy lists the conversions that lost information, as "row path".
+	Lossy []string
+	// Err is a translation failure.
+	Err error
+}
+
+// Translation is the INTERNAL span of one translation hop. The zero
+// Translation is inert.
+type Translation struct {
+	ctx      context.Context
+	span     trace.Span
+	m        *Metrics
+	from, to string
+}
+
+// StartTranslation starts the span of translating a message of method
+// from one revision to another (span mcpbroker.translate).
+func (p *Provider) StartTranslation(ctx context.Context, from, to, method string) (context.Context, Translation) {
+	if p == nil || (!p.tracing && !p.metering) {
+		return ctx, Translation{}
+	}
+	t := Translation{ctx: ctx, m: p.metrics, from: from, to: to}
+	if p.tracing {
+		ctx, t.span = p.tracer.Start(ctx, SpanTranslate, trace.WithSpanKind(trace.SpanKindInternal))
+		if t.span.IsRecording() {
+			t.span.SetAttributes(AttrMCPMethodName.String(method), AttrTranslationFrom.String(from), AttrTranslationTo.String(to))
+		}
+		t.ctx = ctx
+	}
+	return ctx, t
+}
+
+// End ends the translation with r and counts it in
+// mcpbroker.translations. Only the first End counts.
+func (t *Translation) End(r TranslationResult) {
+	outcome := r.Outcome
+	if outcome == "" && r.Err != nil {
+		outcome = "error"
+	}
+	if t.span != nil {
+		if t.span.IsRecording() {
+			attrs := []attribute.KeyValue{AttrTranslationOutcome.String(outcome)}
+			if len(r.Rows) > 0 {
+				attrs = append(attrs, AttrTranslationRows.StringSlice(r.Rows))
+			}
+			if len(r.Lossy) > 0 {
+				attrs = append(attrs, AttrTranslationLossy.StringSlice(r.Lossy))
+			}
+			t.span.SetAttributes(attrs...)
+			if r.Err != nil {
+				t.span.SetStatus(codes.Error, r.Err.Error())
+			}
+		}
+		t.span.End()
+		t.span = nil
+	}
+	if t.m != nil {
+		t.m.TranslationDone(t.ctx, t.from, t.to, outcome)
+		t.m = nil
+	}
+}
+
+// StartEmulation starts the INTERNAL span of work the broker does in a
+// peer's place (span mcpbroker.emulate): what is a low-cardinality name
+// such as mrtr_round, synthetic_answer or pool_hit. End it with [EndSpan].
+// With tracing off it returns ctx and a non-recording span.
+func (p *Provider) StartEmulation(ctx context.Context, what, method string) (context.Context, trace.Span) {
+	if !p.Tracing() {
+		return ctx, trace.SpanFromContext(context.Background())
+	}
+	ctx, span := p.tracer.Start(ctx, SpanEmulate, trace.WithSpanKind(trace.SpanKindInternal))
+	if span.IsRecording() {
+		span.SetAttributes(AttrEmulation.String(what), AttrMCPMethodName.String(method))
+	}
+	return ctx, span
+}
+
+// EndSpan ends span, with an ERROR status carrying err's text when err is
+// not nil.
+func EndSpan(span trace.Span, err error) {
+	if err != nil && span.IsRecording() {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// ActiveSession is an open session being measured; see
+// [Provider.StartSession]. Its methods are safe for concurrent use.
+type ActiveSession struct {
+	p     *Provider
+	s     Session
+	start time.Time
+	from  trace.SpanContext
+	once  sync.Once
+}
+
+// StartSession counts s in mcpbroker.sessions.active and adds a
+// mcpbroker.session.start event to the span in ctx (the initialize span,
+// typically). End the returned session when it closes.
+func (p *Provider) StartSession(ctx context.Context, s Session) *ActiveSession {
+	a := &ActiveSession{p: p, s: s, start: time.Now(), from: trace.SpanContextFromContext(ctx)}
+	if p == nil {
+		return a
+	}
+	if p.metering {
+		p.metrics.SessionStarted(ctx, &a.s)
+	}
+	if span := trace.SpanFromContext(ctx); p.tracing && span.IsRecording() {
+		span.AddEvent(EventSessionStart, trace.WithAttributes(sessionEventAttrs(&a.s)...))
+	}
+	return a
+}
+
+func sessionEventAttrs(s *Session) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{AttrSide.String(s.Side.String())}
+	if s.ID != "" {
+		attrs = append(attrs, AttrMCPSessionID.String(s.ID))
+	}
+	return s.appendMetricAttributes(attrs)
+}
+
+// End records the session's duration (mcp.server.session.duration or
+// mcp.client.session.duration, with errorType as error.type when not
+// empty) and ends its count in mcpbroker.sessions.active. The
+// mcpbroker.session.end event goes on the span in ctx when it is
+// recording, else on a short mcpbroker.session.end span linked to the
+// span the session started in. Only the first End counts.
+func (a *ActiveSession) End(ctx context.Context, errorType string) {
+	a.once.Do(func() {
+		p := a.p
+		if p == nil {
+			return
+		}
+		d := time.Since(a.start)
+		if p.metering {
+			p.metrics.SessionEnded(ctx, &a.s, d, errorType)
+		}
+		if !p.tracing {
+			return
+		}
+		attrs := append(sessionEventAttrs(&a.s), AttrSessionDuration.Float64(d.Seconds()))
+		if errorType != "" {
+			attrs = append(attrs, AttrErrorType.String(errorType))
+		}
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.AddEvent(EventSessionEnd, trace.WithAttributes(attrs...))
+			return
+		}
+		o := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}
+		if a.from.IsValid() {
+			o = append(o, trace.WithLinks(trace.Link{SpanContext: a.from}))
+		}
+		_, span := p.tracer.Start(ctx, SpanSessionEnd, o...)
+		if errorType != "" {
+			span.SetStatus(codes.Error, errorType)
+		}
+		span.End()
+	})
+}
