@@ -103,7 +103,7 @@ func ServeHTTP(ctx context.Context, rev schemas.Revision, ln net.Listener, opts 
 		})
 	}
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.protect(mux, addr), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.log.Info("demo-server listening", attrs...)
