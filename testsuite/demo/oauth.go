@@ -31,6 +31,17 @@ func WithTokenIssuer(issuer func() string) Option {
 	return func(s *Server) { s.tokenIssuer = issuer }
 }
 
+// bindHeaders returns the BindHeaders of the demo's session transports:
+// the default (Authorization) unless WithTokenIssuer protects the server;
+// then none, since access tokens change within a session (renewal, a new
+// authorization server) and the token check stands in for the binding.
+func (s *Server) bindHeaders() []string {
+	if s.tokenIssuer != nil {
+		return []string{}
+	}
+	return nil
+}
+
 // protected is the http.Handler of a server with WithTokenIssuer.
 type protected struct {
 	next     http.Handler
