@@ -17,10 +17,10 @@ func TestParseWWWAuthenticate(t *testing.T) {
 	}{
 		{name: "bearer with resource_metadata and scope",
 			values: []string{`Bearer resource_metadata="https://mcp.example/.well-known/oauth-protected-resource/mcp", scope="files:read files:write"`},
-			want: []Challenge{{Scheme: "Bearer", Params: map[string]string{"resource_metadata": "https://mcp.example/.well-known/oauth-protected-resource/mcp", "scope": "files:read files:write"}}}},
+			want:   []Challenge{{Scheme: "Bearer", Params: map[string]string{"resource_metadata": "https://mcp.example/.well-known/oauth-protected-resource/mcp", "scope": "files:read files:write"}}}},
 		{name: "two challenges in one value, names case-folded",
 			values: []string{`Basic realm="x", Bearer Error=insufficient_scope ,scope="a"`},
-			want: []Challenge{{Scheme: "Basic", Params: map[string]string{"realm": "x"}}, {Scheme: "Bearer", Params: map[string]string{"error": "insufficient_scope", "scope": "a"}}}},
+			want:   []Challenge{{Scheme: "Basic", Params: map[string]string{"realm": "x"}}, {Scheme: "Bearer", Params: map[string]string{"error": "insufficient_scope", "scope": "a"}}}},
 		{name: "two fields", values: []string{`Basic`, `Bearer realm="a\"b\\c"`},
 			want: []Challenge{{Scheme: "Basic"}, {Scheme: "Bearer", Params: map[string]string{"realm": `a"b\c`}}}},
 		{name: "token68", values: []string{`Negotiate abc+/d==, Bearer`},

@@ -207,13 +207,13 @@ func (t *Transport) register(ctx context.Context, meta *ServerMetadata, scope st
 
 // tokenResponse is a token endpoint answer, success or error members.
 type tokenResponse struct {
-	AccessToken string          `json:"access_token"`
-	TokenType   string          `json:"token_type"`
-	ExpiresIn   json.Number     `json:"expires_in"`
-	Scope       string          `json:"scope"`
-	Iss         *string         `json:"iss"`
-	Error       string          `json:"error"`
-	Description string          `json:"error_description"`
+	AccessToken string      `json:"access_token"`
+	TokenType   string      `json:"token_type"`
+	ExpiresIn   json.Number `json:"expires_in"`
+	Scope       string      `json:"scope"`
+	Iss         *string     `json:"iss"`
+	Error       string      `json:"error"`
+	Description string      `json:"error_description"`
 }
 
 // token is an access token and when to stop using it.
