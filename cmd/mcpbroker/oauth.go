@@ -33,7 +33,7 @@ func addOAuthFlags(f *pflag.FlagSet) {
 // else one whose transport is an [oauth.Transport].
 func upstreamHTTPClient(c UpstreamOAuthConfig, isHTTP bool, logger *slog.Logger) (*http.Client, error) {
 	switch c.UpstreamOAuth {
-	case "off":
+	case "", "off":
 		if c.UpstreamOAuthClientID != "" || c.UpstreamOAuthIssuer != "" {
 			return nil, usageErr("--upstream-oauth-client-id and --upstream-oauth-issuer need --upstream-oauth on")
 		}
