@@ -26,6 +26,7 @@ FUZZ_TARGETS := \
 	./translators:Fuzz45 \
 	./translators:Fuzz45Fields \
 	./broker/sealed:FuzzOpen \
+	./broker/oauth:FuzzWWWAuthenticate \
 	./broker/sealed:FuzzParseState \
 	./broker/sealed:FuzzParamsDigest \
 	./broker/cache:FuzzHints \

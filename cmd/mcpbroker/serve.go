@@ -62,6 +62,8 @@ type serveConfig struct {
 	Cache         string        `mapstructure:"cache"`
 	CacheMaxBytes int64         `mapstructure:"cache-max-bytes"`
 	CacheMaxTTL   time.Duration `mapstructure:"cache-max-ttl"`
+
+	UpstreamOAuthConfig `mapstructure:",squash"` // oauth.go
 }
 
 // demoRevision is the revision of the built-in demo server that serve
@@ -147,6 +149,7 @@ MCPBROKER_UPSTREAM_CMD.`,
 	f.String("cache", "on", "answer repeated list and read requests to a 2026-07-28 server from a cache that honours its ttlMs and cacheScope (private results only within one principal): on or off")
 	f.Int64("cache-max-bytes", cache.DefaultMaxBytes, "most bytes the response cache holds (least recently used entries go first)")
 	f.Duration("cache-max-ttl", cache.DefaultMaxTTL, "longest time a result stays in the response cache, whatever its ttlMs says")
+	addOAuthFlags(f)
 	if err := v.BindPFlags(f); err != nil {
 		panic(err) // only on programming errors: every flag exists
 	}
@@ -304,6 +307,9 @@ func upstreamStarter(cfg serveConfig, logger *slog.Logger) (start, legacyStart u
 	// only once the client listens (an idle session without a listening
 	// client holds no upstream stream).
 	opts := &transport.ClientOptions{Logger: logger, LazyGET: true}
+	if opts.HTTPClient, err = upstreamHTTPClient(cfg.UpstreamOAuthConfig, cfg.UpstreamURL != "" || cfg.UpstreamSSEURL != "", logger); err != nil {
+		return nil, nil, "", false, err
+	}
 	dial2026 := func(ctx context.Context) (transport.Conn, error) {
 		return transport.DialHTTP2026(ctx, cfg.UpstreamURL, opts)
 	}

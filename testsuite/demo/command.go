@@ -30,6 +30,7 @@ func Command() *cobra.Command {
 		verbose  bool
 		cacheTTL time.Duration
 		scope    string
+		issuer   string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo-server --revision R [--listen ADDR]",
@@ -79,6 +80,12 @@ JSON-RPC error.`,
 				ctx = context.Background()
 			}
 			opts := []Option{WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow), WithCacheHints(cacheTTL, scope)}
+			if issuer != "" {
+				if listen == "" {
+					return errors.New("demo-server: --require-token-from needs --listen")
+				}
+				opts = append(opts, WithTokenIssuer(func() string { return issuer }))
+			}
 			if listen != "" {
 				ln, err := net.Listen("tcp", listen)
 				if err != nil {
@@ -101,5 +108,6 @@ JSON-RPC error.`,
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	f.DurationVar(&cacheTTL, "cache-ttl", DefaultCacheTTL, "2026-07-28: ttlMs of list results and server/discover (resources/read always says 0)")
 	f.StringVar(&scope, "cache-scope", DefaultCacheScope, "2026-07-28: cacheScope of list, read and server/discover results: public or private")
+	f.StringVar(&issuer, "require-token-from", "", "with --listen: accept only access tokens this OAuth issuer issued for the server (checked by introspection); answer others 401 with WWW-Authenticate resource_metadata")
 	return cmd
 }

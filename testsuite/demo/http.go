@@ -64,7 +64,7 @@ func ServeHTTP(ctx context.Context, rev schemas.Revision, ln net.Listener, opts 
 	if rev.Stateless() {
 		return serveHTTPStateless(ctx, s, ln)
 	}
-	hs := transport.NewHTTPServer(&transport.HTTPServerOptions{Logger: s.log})
+	hs := transport.NewHTTPServer(&transport.HTTPServerOptions{Logger: s.log, BindHeaders: s.bindHeaders()})
 	mux := http.NewServeMux()
 	mux.Handle(PathMCP, hs)
 	mux.HandleFunc(PathHealth, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -73,7 +73,7 @@ func ServeHTTP(ctx context.Context, rev schemas.Revision, ln net.Listener, opts 
 	addr := ln.Addr().String()
 	attrs := []any{"addr", addr, "revision", rev.String(), "streamable_http", "http://" + addr + PathMCP}
 	if rev == schemas.V20241105 {
-		ss := transport.NewSSEServer(&transport.SSEServerOptions{Endpoint: PathMessages, Logger: s.log})
+		ss := transport.NewSSEServer(&transport.SSEServerOptions{Endpoint: PathMessages, Logger: s.log, BindHeaders: s.bindHeaders()})
 		mux.Handle(PathSSE, ss)
 		mux.Handle(PathMessages, ss)
 		accepts = append(accepts, ss.Accept)
@@ -103,7 +103,7 @@ func ServeHTTP(ctx context.Context, rev schemas.Revision, ln net.Listener, opts 
 		})
 	}
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.protect(mux, addr), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.log.Info("demo-server listening", attrs...)

@@ -69,7 +69,7 @@ func serveHTTPStateless(ctx context.Context, s *Server, ln net.Listener) error {
 	mux.HandleFunc(PathStats, s.serveStats)
 	mux.HandleFunc(PathHealth, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	addr := ln.Addr().String()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.protect(mux, addr), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.log.Info("demo-server listening", "addr", addr, "revision", s.rev.String(), "streamable_http", "http://"+addr+PathMCP)

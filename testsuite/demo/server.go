@@ -168,6 +168,7 @@ type Server struct {
 	cacheTTL    time.Duration
 	cacheScope  string
 	stateTTL    time.Duration
+	tokenIssuer func() string // WithTokenIssuer (oauth.go)
 
 	stateKey []byte                             // signs requestState tokens (2026-07-28)
 	hub      *hub                               // open subscriptions/listen streams (2026-07-28)
