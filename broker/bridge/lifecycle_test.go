@@ -139,3 +139,31 @@ func Test4L2DiscoverFromPooledSession(t *testing.T) {
 		t.Errorf("configured caching hints not used: %s", js(r))
 	}
 }
+
+// Test4L4UnknownExtension: a 2026-07-28 client's capabilities may declare
+// extensions the broker and the legacy server do not know; they never reach
+// the legacy server (4.L4: a legacy initialize has no extensions), the
+// request is served, the discover result advertises no extension, and a
+// method of an unknown extension is refused with -32601 (4.T5: on HTTP the
+// transport answers it with 404).
+func Test4L4UnknownExtension(t *testing.T) {
+	h := newHarness(t)
+	caps := obj{"sampling": obj{}, "extensions": obj{"io.example/unknown": obj{"mode": "x"}}}
+	res := h.call("tools/list", obj{"_meta": meta(caps)}, "")
+	if _, ok := res["tools"]; !ok {
+		t.Fatalf("tools/list with an unknown extension declared: %s", js(res))
+	}
+	init := h.up.log.all(isRequest("initialize"))[0].obj()
+	if got := js(get(init, "params", "capabilities")); got != `{"sampling":{}}` {
+		t.Errorf("the legacy server was initialized with %s, want the extension dropped", got)
+	}
+	d := h.call("server/discover", obj{"_meta": meta(caps)}, "")
+	if ext := get(d, "capabilities", "extensions"); ext != nil {
+		t.Errorf("discover advertises extensions %s the server does not have", js(ext))
+	}
+	id := h.send("io.example/unknown/do", obj{"_meta": meta(caps)}, "")
+	h.errorOf(id, jsonrpc.CodeMethodNotFound)
+	if n := len(h.up.log.all(isRequest("io.example/unknown/do"))); n != 0 {
+		t.Errorf("the unknown method reached the upstream %d times", n)
+	}
+}
