@@ -299,7 +299,7 @@ func (s *session) abort(reason string) {
 		if c.reinit != nil || c.internal {
 			continue
 		}
-		c.up.End(telemetry.Failure("cancelled", reason))
+		s.endUp(c, telemetry.Failure("cancelled", reason))
 		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+reason, nil))
 		if !c.init {
 			_ = s.sendUp(ctx, translators.CancelledNotification(c.upID, "mcpbroker: "+reason), nil)

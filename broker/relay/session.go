@@ -74,12 +74,6 @@ type call struct {
 	rounds int // input rounds so far
 	// cache says where Config.Cache stores the result, or nil (cache.go).
 	cache *cacheTicket
-	// sctx is the context of the client request's SERVER span, and up
-	// the CLIENT span of the upstream request (telemetry.go); nil when
-	// telemetry is off. up is ended by whoever removes the call from
-	// pending.
-	sctx context.Context
-	up   *telemetry.Call
 }
 
 // serverCall is a server request forwarded to the client.
@@ -448,7 +442,7 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 		if s.take(c.key) == nil {
 			return // answered meanwhile (the upstream went away)
 		}
-		c.up.End(telemetry.Failure("transport", err.Error()))
+		s.endUp(c, telemetry.Failure("transport", err.Error()))
 		if attempt == 0 && connLost(err) {
 			s.log.Info("relay: upstream session lost on send; re-initializing", "err", err)
 			s.loseUpstream(ctx, err)
@@ -538,7 +532,7 @@ func (s *session) expire(key string) {
 	ctx := s.ctx
 	msg := fmt.Sprintf("Request timed out: the upstream did not answer within %v", s.cfg.RequestTimeout)
 	s.log.Warn("relay: request timed out", "method", c.method, "id", string(c.clientID), "timeout", s.cfg.RequestTimeout)
-	c.up.End(telemetry.Failure("timeout", msg))
+	s.endUp(c, telemetry.Failure("timeout", msg))
 	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, CodeRequestTimeout, msg, nil))
 	if c.init {
 		// initialize must not be cancelled; the session ends instead.
@@ -588,7 +582,7 @@ func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		if s.take(cancelled.key) == nil {
 			return // answered meanwhile
 		}
-		cancelled.up.End(telemetry.Failure("cancelled", "the client cancelled the request"))
+		s.endUp(cancelled, telemetry.Failure("cancelled", "the client cancelled the request"))
 		// The client ignores any late response; a batch no longer waits.
 		s.replyClient(ctx, cancelled.clientID, cancelled.batch, nil)
 		raw = translators.SetParam(raw, "requestId", cancelled.upID)
@@ -866,7 +860,7 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 			endServerCall(sc, telemetry.Failure("transport", "upstream closed"))
 		}
 		for _, c := range calls {
-			c.up.End(telemetry.Failure("transport", fmt.Sprint(cause)))
+			s.endUp(c, telemetry.Failure("transport", fmt.Sprint(cause)))
 		}
 	}
 	s.cacheUpstreamLost()
@@ -1097,11 +1091,9 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return s.finishHandshake(ctx, c, m)
 	}
 	l := s.link.Load()
-	if s.tel != nil && c.up != nil {
-		r := resultOf(c.method, m)
-		c.up.End(r)
-		if c.sctx != nil {
-			ctx = c.sctx // the SERVER span's: validation and translation of the answer are its children
+	if s.tel != nil {
+		if sctx := s.endUp(c, resultOf(c.method, m)); sctx != nil {
+			ctx = sctx // the SERVER span's: validation and translation of the answer are its children
 		}
 	}
 	if m = s.toolHeaderAnswer(l, c, m); m == nil {

@@ -562,7 +562,11 @@ func (s *session) retry(ctx context.Context, l *link, round *mrtrRound) {
 	c := &call{clientID: old.clientID, clientKey: old.clientKey, method: old.method, batch: old.batch,
 		token: old.token, rounds: old.rounds + 1, upRaw: old.upRaw}
 	var uop telemetry.Op
-	if s.tel != nil && old.sctx != nil {
+	var sctx context.Context
+	if s.tel != nil {
+		sctx = s.tel.serverCtx(old.clientKey)
+	}
+	if sctx != nil {
 		uop = s.upOp(old.method, nil, p.Raw(), linkUpRev(s.link.Load()))
 	}
 	s.mu.Lock()
@@ -574,10 +578,9 @@ func (s *session) retry(ctx context.Context, l *link, round *mrtrRound) {
 	raw := n.Raw()
 	if uop.Method != "" {
 		// The retry is one more CLIENT span of the same client request.
-		c.sctx = old.sctx
 		uop.ID = c.upID
-		uctx, cc := s.tel.p.StartClient(old.sctx, uop)
-		c.up = cc
+		uctx, cc := s.tel.p.StartClient(sctx, uop)
+		s.tel.setCall(c, &callTelemetry{sctx: sctx, up: cc})
 		if injected, err := telemetry.InjectMessage(uctx, raw); err == nil {
 			raw = injected
 		}
@@ -585,7 +588,7 @@ func (s *session) retry(ctx context.Context, l *link, round *mrtrRound) {
 	s.mu.Unlock()
 	if err := s.sendUp(ctx, raw, nil); err != nil {
 		if s.take(c.key) != nil {
-			c.up.End(telemetry.Failure("transport", err.Error()))
+			s.endUp(c, telemetry.Failure("transport", err.Error()))
 			s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 		}
 		return

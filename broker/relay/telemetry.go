@@ -47,11 +47,58 @@ type sessionTelemetry struct {
 	// open holds the SERVER spans of client requests not answered yet,
 	// by client id key.
 	open     map[string]*openCall
+	calls    map[*call]*callTelemetry
 	sessions []*telemetry.ActiveSession
+}
+
+// callTelemetry holds the spans of a client request forwarded upstream.
+type callTelemetry struct {
+	// sctx is the context of the client request's SERVER span.
+	sctx context.Context
+	// up is the CLIENT span of the upstream request, ended by whoever
+	// removes the call from pending.
+	up *telemetry.Call
+}
+
+// setCall records the spans of c (kept beside the call rather than in
+// it, so that a call costs no more memory with telemetry off).
+func (t *sessionTelemetry) setCall(c *call, ct *callTelemetry) {
+	t.mu.Lock()
+	t.calls[c] = ct
+	t.mu.Unlock()
+}
+
+// callOf returns the spans of c, or nil.
+func (t *sessionTelemetry) callOf(c *call) *callTelemetry {
+	if c == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.calls[c]
+}
+
+// endUp ends the CLIENT span of c, if any, with r and forgets it; it
+// returns the context of the client request's SERVER span (nil when c
+// has none). Whoever removed c from pending calls it.
+func (s *session) endUp(c *call, r telemetry.Result) context.Context {
+	if s.tel == nil {
+		return nil
+	}
+	s.tel.mu.Lock()
+	ct := s.tel.calls[c]
+	delete(s.tel.calls, c)
+	s.tel.mu.Unlock()
+	if ct == nil {
+		return nil
+	}
+	ct.up.End(r)
+	return ct.sctx
 }
 
 // openCall is the SERVER span of a client request waiting for its answer.
 type openCall struct {
+	ctx    context.Context // the span's
 	call   *telemetry.Call
 	method string
 	// result, when set, is how the request ended (the upstream's answer),
@@ -63,7 +110,7 @@ func newSessionTelemetry(p *telemetry.Provider, client transport.Conn) *sessionT
 	if !p.Tracing() && !p.Metering() {
 		return nil
 	}
-	t := &sessionTelemetry{p: p, clientTransport: connTransport(client), open: map[string]*openCall{}}
+	t := &sessionTelemetry{p: p, clientTransport: connTransport(client), open: map[string]*openCall{}, calls: map[*call]*callTelemetry{}}
 	if _, ok := client.(transport.SessionIDer); !ok {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -137,8 +184,19 @@ func (s *session) startRequest(ctx context.Context, m *jsonrpc.Message, l *link)
 	if _, dup := s.tel.open[key]; dup {
 		return ctx, c
 	}
-	s.tel.open[key] = &openCall{call: c, method: m.Method}
+	s.tel.open[key] = &openCall{ctx: ctx, call: c, method: m.Method}
 	return ctx, nil
+}
+
+// serverCtx returns the context of the SERVER span of the open client
+// request with that id key, or nil.
+func (t *sessionTelemetry) serverCtx(key string) context.Context {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if oc := t.open[key]; oc != nil {
+		return oc.ctx
+	}
+	return nil
 }
 
 // settle records r as the outcome of the client request with that id key,
@@ -193,9 +251,8 @@ func resultOf(method string, m *jsonrpc.Message) telemetry.Result {
 // anyone can take c.
 func (s *session) startUp(ctx context.Context, c *call, op telemetry.Op, m *jsonrpc.Message, raw []byte) []byte {
 	op.ID = c.upID
-	c.sctx = ctx
 	uctx, cc := s.tel.p.StartClient(ctx, op)
-	c.up = cc
+	s.tel.setCall(c, &callTelemetry{sctx: ctx, up: cc})
 	raw = withID(raw, m, c.upID)
 	out, err := telemetry.InjectMessage(uctx, raw)
 	if err != nil {
@@ -255,8 +312,8 @@ func (s *session) startServerRequest(ctx context.Context, m *jsonrpc.Message, l 
 		s.mu.Lock()
 		c := s.pending[jsonrpc.IDKey(related)]
 		s.mu.Unlock()
-		if c != nil && c.sctx != nil {
-			if sc := trace.SpanContextFromContext(c.sctx); sc.IsValid() {
+		if ct := s.tel.callOf(c); ct != nil {
+			if sc := trace.SpanContextFromContext(ct.sctx); sc.IsValid() {
 				opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 			}
 		}
@@ -311,9 +368,12 @@ func (s *session) startSessions(ctx context.Context, l *link) {
 func (s *session) closeTelemetry(errorType string) {
 	t := s.tel
 	t.mu.Lock()
-	open, sessions := t.open, t.sessions
-	t.open, t.sessions = map[string]*openCall{}, nil
+	open, calls, sessions := t.open, t.calls, t.sessions
+	t.open, t.calls, t.sessions = map[string]*openCall{}, map[*call]*callTelemetry{}, nil
 	t.mu.Unlock()
+	for _, ct := range calls {
+		ct.up.End(telemetry.Failure("cancelled", "the session ended"))
+	}
 	for _, oc := range open {
 		oc.call.End(telemetry.Failure("cancelled", "the session ended"))
 	}

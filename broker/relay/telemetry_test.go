@@ -337,7 +337,7 @@ func TestTelemetryCancelled(t *testing.T) {
 
 	spans := h.spans.await(t, "the cancelled call's spans", func(s []sdktrace.ReadOnlySpan) bool {
 		return has(s, trace.SpanKindServer, "tools/call echo") && has(s, trace.SpanKindClient, "tools/call echo") &&
-			has(s, trace.SpanKindClient, "notifications/cancelled")
+			has(s, trace.SpanKindClient, "notifications/cancelled") && has(s, trace.SpanKindServer, "notifications/cancelled")
 	})
 	wantStatus(t, one(t, spans, trace.SpanKindServer, "tools/call echo", nil), "cancelled")
 	wantStatus(t, one(t, spans, trace.SpanKindClient, "tools/call echo", nil), "cancelled")
