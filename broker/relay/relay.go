@@ -203,6 +203,10 @@ type Config struct {
 	// Provider with tracing and metrics off) means none, at the cost of a
 	// nil check per hook.
 	Telemetry *telemetry.Provider
+	// LogPayloads adds each message's text to the debug log lines of the
+	// messages received (telemetry.Payload); off, they show its size
+	// only. Messages may carry secrets.
+	LogPayloads bool
 	// UpstreamName labels the upstream in metrics (mcpbroker.upstream);
 	// never a URL with credentials. Empty means "upstream".
 	UpstreamName string

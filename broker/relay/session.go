@@ -266,6 +266,9 @@ func (s *session) clientLoop(ctx context.Context) error {
 // fromClient handles one frame from the client. It returns an error only
 // when the session must end.
 func (s *session) fromClient(ctx context.Context, tm transport.Message) error {
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.DebugContext(ctx, "relay: from client", "payload", telemetry.Payload(s.cfg.LogPayloads, tm.Raw))
+	}
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		var je *jsonrpc.Error
@@ -885,6 +888,9 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 
 // fromServer handles one frame from the upstream.
 func (s *session) fromServer(ctx context.Context, tm transport.Message) {
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.DebugContext(ctx, "relay: from server", "payload", telemetry.Payload(s.cfg.LogPayloads, tm.Raw))
+	}
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		s.log.Warn("relay: malformed frame from upstream dropped", "err", err)
