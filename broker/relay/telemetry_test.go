@@ -102,7 +102,7 @@ const (
 func attrs(sp sdktrace.ReadOnlySpan) map[string]string {
 	m := map[string]string{}
 	for _, kv := range sp.Attributes() {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
