@@ -34,7 +34,7 @@ FUZZ_TARGETS := \
 	./broker/transport:FuzzParamHeaders \
 	./broker/transport:FuzzHeaderValue \
 	./broker/transport:FuzzRestoreIDs \
-	./broker/bridge:FuzzBridgeClientMessage
+	./broker/bridge:FuzzBridgeClientMessage \
 	./broker/telemetry:FuzzMeta
 
 .PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps jaeger

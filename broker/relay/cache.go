@@ -101,6 +101,9 @@ func (s *session) cacheLookup(ctx context.Context, m *jsonrpc.Message, raw []byt
 		return nil, false
 	}
 	cached, ok := s.cfg.Cache.Get(key)
+	if s.tel != nil {
+		s.tel.p.Metrics().CacheLookup(ctx, m.Method, ok)
+	}
 	if !ok {
 		return &key, false
 	}

@@ -53,6 +53,7 @@ import (
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/cache"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
@@ -193,6 +194,22 @@ type Config struct {
 	// sessions share entries only with sessions of the same
 	// CacheUpstream (and the same principal, for private results).
 	CacheUpstream string
+	// Telemetry, when set, traces every message of the session and
+	// records the metrics of docs/observability.md: a SERVER span per
+	// client message (its parent from params._meta), a CLIENT span per
+	// request sent upstream (its context injected into the request's
+	// params._meta), INTERNAL spans for validation and translation, and
+	// the reverse for the server's requests to the client. Nil (or a
+	// Provider with tracing and metrics off) means none, at the cost of a
+	// nil check per hook.
+	Telemetry *telemetry.Provider
+	// LogPayloads adds each message's text to the debug log lines of the
+	// messages received (telemetry.Payload); off, they show its size
+	// only. Messages may carry secrets.
+	LogPayloads bool
+	// UpstreamName labels the upstream in metrics (mcpbroker.upstream);
+	// never a URL with credentials. Empty means "upstream".
+	UpstreamName string
 }
 
 // Defaults of the task emulation (REVISIONS.md 4.M5, Config.MaxTasks and
@@ -319,7 +336,14 @@ func Run(ctx context.Context, client transport.Conn, dial func(context.Context) 
 	}
 	s.shutdown()
 	if errors.Is(err, errClientDone) {
-		return nil
+		err = nil
+	}
+	if s.tel != nil {
+		errorType := ""
+		if err != nil {
+			errorType = "_OTHER"
+		}
+		s.closeTelemetry(errorType)
 	}
 	return err
 }

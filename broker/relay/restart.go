@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 	"github.com/mcpbroker/mcpbroker/translators"
@@ -110,6 +111,9 @@ func (s *session) ensureUp(ctx context.Context) error {
 	}
 	s.failures, s.retryAt = 0, time.Time{}
 	s.log.Info("relay: upstream restarted", "took", time.Since(start).String())
+	if s.tel != nil {
+		s.tel.p.Metrics().UpstreamRestarted(ctx, s.upstreamName())
+	}
 	return nil
 }
 
@@ -295,6 +299,7 @@ func (s *session) abort(reason string) {
 		if c.reinit != nil || c.internal {
 			continue
 		}
+		s.endUp(c, telemetry.Failure("cancelled", reason))
 		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+reason, nil))
 		if !c.init {
 			_ = s.sendUp(ctx, translators.CancelledNotification(c.upID, "mcpbroker: "+reason), nil)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -86,6 +87,10 @@ type serverCall struct {
 	// upstream's InputRequiredResult, whose answer goes into the round.
 	round    *mrtrRound
 	inputKey string
+	// span is the SERVER span of the server's request and out the CLIENT
+	// span of the request sent to the client (telemetry.go); nil when
+	// telemetry is off.
+	span, out *telemetry.Call
 }
 
 // session is the state of one Run.
@@ -139,6 +144,7 @@ type session struct {
 	timers      sync.WaitGroup         // timer callbacks at work
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 	cached      sessionCache           // Config.Cache state (cache.go)
+	tel         *sessionTelemetry      // nil when telemetry is off (telemetry.go)
 }
 
 func newSession(ctx context.Context, cfg Config, client transport.Conn, dial func(context.Context) (transport.Conn, error)) *session {
@@ -157,6 +163,7 @@ func newSession(ctx context.Context, cfg Config, client transport.Conn, dial fun
 		replay:      replayState{subscriptions: map[string][]byte{}},
 		subs:        map[string]bool{},
 		ackWaiters:  map[string][]waiter{},
+		tel:         newSessionTelemetry(cfg.Telemetry, client),
 	}
 }
 
@@ -217,6 +224,9 @@ func (s *session) sendUp(ctx context.Context, raw []byte, related json.RawMessag
 // one, else as a frame of its own. raw nil means the request will get no
 // answer (it was cancelled), which only matters to a batch.
 func (s *session) replyClient(ctx context.Context, clientID json.RawMessage, b *batch, raw []byte) {
+	if s.tel != nil {
+		defer s.tel.answered(clientID, raw)
+	}
 	if b != nil {
 		if arr := b.done(raw); arr != nil {
 			s.sendClient(ctx, arr, b.related())
@@ -256,6 +266,9 @@ func (s *session) clientLoop(ctx context.Context) error {
 // fromClient handles one frame from the client. It returns an error only
 // when the session must end.
 func (s *session) fromClient(ctx context.Context, tm transport.Message) error {
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.DebugContext(ctx, "relay: from client", "payload", telemetry.Payload(s.cfg.LogPayloads, tm.Raw))
+	}
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		var je *jsonrpc.Error
@@ -310,11 +323,21 @@ func (s *session) clientMessage(ctx context.Context, m *jsonrpc.Message, b *batc
 }
 
 func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batch) error {
+	l := s.link.Load()
+	if s.tel != nil {
+		if l == nil && m.Method == methodInitialize && b == nil && !s.initIsStarted() {
+			return s.tracedInitialize(ctx, m)
+		}
+		var dup *telemetry.Call
+		ctx, dup = s.startRequest(ctx, m, l)
+		if dup != nil {
+			defer dup.End(telemetry.RPCError(jsonrpc.CodeInvalidRequest, "request id already in use"))
+		}
+	}
 	if m.Method == methodPing {
 		s.replyClient(ctx, m.ID, b, translators.EmptyResult(m.ID))
 		return nil
 	}
-	l := s.link.Load()
 	if l == nil {
 		s.mu.Lock()
 		started := s.initStarted
@@ -333,12 +356,12 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 		s.replyClient(ctx, m.ID, b, invalidRequest(m.ID, "the session is already initialized"))
 		return nil
 	}
-	if ve := s.validate(l.clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
+	if ve := s.validate(ctx, l.clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
 		s.replyClient(ctx, m.ID, b, validationError(m.ID, ve.Code(), ve))
 		return nil
 	}
 	tctx := s.requestContext(l)
-	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
+	out := s.translate(ctx, l.c2s, m, translators.ClientToServer, &tctx, m.Method)
 	s.logOutcome(ctx, "c2s", m.Method, m, out)
 	switch {
 	case s.handleTask(ctx, l, m, out, b): // 4.M5, tasks.go
@@ -387,6 +410,10 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 			return
 		}
 		c := &call{clientID: clientID, clientKey: clientKey, method: m.Method, batch: b, cache: s.cacheTicket(ck)}
+		var uop telemetry.Op
+		if s.tel != nil {
+			uop = s.upOp(m.Method, nil, m.Params, linkUpRev(s.link.Load()))
+		}
 		if l := s.link.Load(); l != nil && l.inDown != nil && slices.Contains(mrtrMethods, m.Method) {
 			c.upRaw = raw
 		}
@@ -402,8 +429,15 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 			s.progress[c.token] = c
 		}
 		s.remember(m, raw)
+		var up []byte
+		if s.tel != nil {
+			up = s.startUp(ctx, c, uop, m, raw) // before another goroutine can take c
+		}
 		s.mu.Unlock()
-		err := s.sendUp(ctx, withID(raw, m, c.upID), nil)
+		if up == nil {
+			up = withID(raw, m, c.upID)
+		}
+		err := s.sendUp(ctx, up, nil)
 		if err == nil {
 			s.arm(c)
 			return
@@ -411,6 +445,7 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 		if s.take(c.key) == nil {
 			return // answered meanwhile (the upstream went away)
 		}
+		s.endUp(c, telemetry.Failure("transport", err.Error()))
 		if attempt == 0 && connLost(err) {
 			s.log.Info("relay: upstream session lost on send; re-initializing", "err", err)
 			s.loseUpstream(ctx, err)
@@ -500,6 +535,7 @@ func (s *session) expire(key string) {
 	ctx := s.ctx
 	msg := fmt.Sprintf("Request timed out: the upstream did not answer within %v", s.cfg.RequestTimeout)
 	s.log.Warn("relay: request timed out", "method", c.method, "id", string(c.clientID), "timeout", s.cfg.RequestTimeout)
+	s.endUp(c, telemetry.Failure("timeout", msg))
 	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, CodeRequestTimeout, msg, nil))
 	if c.init {
 		// initialize must not be cancelled; the session ends instead.
@@ -511,11 +547,16 @@ func (s *session) expire(key string) {
 
 func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 	l := s.link.Load()
+	if s.tel != nil {
+		var span *telemetry.Call
+		ctx, span = s.tel.p.StartServer(ctx, s.clientOp(m.Method, nil, m.Params, linkClientRev(l)))
+		defer span.End(telemetry.Result{})
+	}
 	if l == nil {
 		s.log.Debug("relay: client notification before initialize dropped", "method", m.Method)
 		return
 	}
-	if ve := s.validate(l.clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
+	if ve := s.validate(ctx, l.clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
 		return // logged by validate
 	}
 	var cancelled *call
@@ -534,7 +575,7 @@ func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		}
 	}
 	tctx := l.tctx
-	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
+	out := s.translate(ctx, l.c2s, m, translators.ClientToServer, &tctx, m.Method)
 	s.logOutcome(ctx, "c2s", m.Method, m, out)
 	if out.Kind != translators.Forward {
 		return
@@ -544,9 +585,17 @@ func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		if s.take(cancelled.key) == nil {
 			return // answered meanwhile
 		}
+		s.endUp(cancelled, telemetry.Failure("cancelled", "the client cancelled the request"))
 		// The client ignores any late response; a batch no longer waits.
 		s.replyClient(ctx, cancelled.clientID, cancelled.batch, nil)
 		raw = translators.SetParam(raw, "requestId", cancelled.upID)
+	}
+	if s.tel != nil {
+		uctx, span := s.tel.p.StartClient(ctx, s.upOp(m.Method, nil, m.Params, l.upRev))
+		if injected, err := telemetry.InjectMessage(uctx, raw); err == nil {
+			raw = injected
+		}
+		defer span.End(telemetry.Result{})
 	}
 	_ = s.sendUp(ctx, raw, nil)
 }
@@ -563,27 +612,36 @@ func (s *session) clientResponse(ctx context.Context, m *jsonrpc.Message) {
 		s.log.Debug("relay: client response to an unknown or cancelled request dropped", "id", string(m.ID))
 		return
 	}
+	var r *telemetry.Result
+	if sc.out != nil {
+		rr := resultOf(sc.method, m)
+		r = &rr
+		sc.out.End(rr)
+	}
 	if sc.round != nil {
 		s.mrtrAnswer(ctx, sc, m)
+		if r != nil {
+			sc.span.End(*r)
+		}
 		return
 	}
 	l := s.link.Load()
-	if ve := s.validate(l.clientRev, m, schemas.FromClient, sc.method, s.cfg.ClientValidation); ve != nil {
-		_ = s.sendUp(ctx, validationError(sc.serverID, jsonrpc.CodeInternalError, ve), sc.serverID)
+	if ve := s.validate(ctx, l.clientRev, m, schemas.FromClient, sc.method, s.cfg.ClientValidation); ve != nil {
+		s.answerUp(ctx, sc.span, sc.method, validationError(sc.serverID, jsonrpc.CodeInternalError, ve), sc.serverID, nil)
 		return
 	}
 	tctx := l.tctx
 	tctx.Method = sc.method
-	out := l.c2s.Translate(m, translators.ClientToServer, &tctx)
+	out := s.translate(ctx, l.c2s, m, translators.ClientToServer, &tctx, sc.method)
 	s.logOutcome(ctx, "c2s", tctx.Method, m, out)
 	var raw []byte
 	switch out.Kind {
 	case translators.Forward:
 		raw = withID(out.Message, m, sc.serverID)
 	default:
-		raw = s.refusal(sc.serverID, sc.method, l.upRev, out)
+		raw, r = s.refusal(sc.serverID, sc.method, l.upRev, out), nil
 	}
-	_ = s.sendUp(ctx, raw, sc.serverID)
+	s.answerUp(ctx, sc.span, sc.method, raw, sc.serverID, r)
 }
 
 func (s *session) removeServerLocked(sc *serverCall) {
@@ -602,7 +660,7 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 	if n, err := schemas.Negotiate(requested, legacy()); err == nil {
 		clientRev = n.Revision
 	}
-	if ve := s.validate(clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
+	if ve := s.validate(ctx, clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
 		s.sendClient(ctx, validationError(m.ID, ve.Code(), ve), m.ID)
 		return nil // keep waiting for a valid initialize
 	}
@@ -790,9 +848,24 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 	for _, c := range calls {
 		s.removeLocked(c)
 	}
+	var scs []*serverCall
+	if s.tel != nil {
+		for _, sc := range s.serverCalls {
+			scs = append(scs, sc)
+		}
+	}
 	clear(s.serverCalls)
 	clear(s.byServer)
 	s.mu.Unlock()
+	if s.tel != nil {
+		s.tel.p.Metrics().UpstreamError(ctx, s.upstreamName(), "closed")
+		for _, sc := range scs {
+			endServerCall(sc, telemetry.Failure("transport", "upstream closed"))
+		}
+		for _, c := range calls {
+			s.endUp(c, telemetry.Failure("transport", fmt.Sprint(cause)))
+		}
+	}
 	s.cacheUpstreamLost()
 	if err := up.Close(); err != nil {
 		s.log.Debug("relay: closing the lost upstream", "err", err)
@@ -815,6 +888,9 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 
 // fromServer handles one frame from the upstream.
 func (s *session) fromServer(ctx context.Context, tm transport.Message) {
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.DebugContext(ctx, "relay: from server", "payload", telemetry.Payload(s.cfg.LogPayloads, tm.Raw))
+	}
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		s.log.Warn("relay: malformed frame from upstream dropped", "err", err)
@@ -865,45 +941,59 @@ func (s *session) clientRelated(related json.RawMessage) json.RawMessage {
 }
 
 func (s *session) serverRequest(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) {
-	if m.Method == methodPing {
-		_ = s.sendUp(ctx, translators.EmptyResult(m.ID), m.ID)
-		return
-	}
 	l := s.link.Load()
-	if l == nil {
-		_ = s.sendUp(ctx, invalidRequest(m.ID, "the session is not initialized"), m.ID)
+	var span *telemetry.Call
+	if s.tel != nil {
+		ctx, span = s.startServerRequest(ctx, m, l, related)
+	}
+	if m.Method == methodPing {
+		s.answerUp(ctx, span, m.Method, translators.EmptyResult(m.ID), m.ID, &telemetry.Result{})
 		return
 	}
-	if ve := s.validate(l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
-		_ = s.sendUp(ctx, validationError(m.ID, ve.Code(), ve), m.ID)
+	if l == nil {
+		s.answerUp(ctx, span, m.Method, invalidRequest(m.ID, "the session is not initialized"), m.ID, nil)
+		return
+	}
+	if ve := s.validate(ctx, l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
+		s.answerUp(ctx, span, m.Method, validationError(m.ID, ve.Code(), ve), m.ID, nil)
 		return
 	}
 	tctx := l.tctx
-	out := l.s2c.Translate(m, translators.ServerToClient, &tctx)
+	out := s.translate(ctx, l.s2c, m, translators.ServerToClient, &tctx, m.Method)
 	s.logOutcome(ctx, "s2c", m.Method, m, out)
 	switch {
 	case out.Kind == translators.Forward:
 	case out.Kind == translators.Answer && out.Reply != nil:
-		_ = s.sendUp(ctx, out.Reply, m.ID)
+		s.answerUp(ctx, span, m.Method, out.Reply, m.ID, nil)
 		return
 	default:
-		_ = s.sendUp(ctx, s.refusal(m.ID, m.Method, l.clientRev, out), m.ID)
+		s.answerUp(ctx, span, m.Method, s.refusal(m.ID, m.Method, l.clientRev, out), m.ID, nil)
 		return
 	}
-	sc := &serverCall{serverID: bytes.Clone(m.ID), serverKey: jsonrpc.IDKey(m.ID), method: m.Method}
+	sc := &serverCall{serverID: bytes.Clone(m.ID), serverKey: jsonrpc.IDKey(m.ID), method: m.Method, span: span}
 	s.mu.Lock()
 	if _, dup := s.byServer[sc.serverKey]; dup {
 		s.mu.Unlock()
-		_ = s.sendUp(ctx, invalidRequest(m.ID, "request id "+string(m.ID)+" is already in use by a pending request"), m.ID)
+		s.answerUp(ctx, span, m.Method, invalidRequest(m.ID, "request id "+string(m.ID)+" is already in use by a pending request"), m.ID, nil)
 		return
 	}
 	s.nextServer++
 	sc.brokerID = strconv.AppendQuote(nil, serverIDPrefix+strconv.FormatInt(s.nextServer, 10))
 	sc.key = jsonrpc.IDKey(sc.brokerID)
+	raw := withID(out.Message, m, sc.brokerID)
+	if s.tel != nil {
+		// Under s.mu: the client's answer may not end sc.out before it
+		// is set.
+		var cctx context.Context
+		cctx, sc.out = s.tel.p.StartClient(ctx, s.clientOp(m.Method, sc.brokerID, m.Params, l.clientRev))
+		if injected, err := telemetry.InjectMessage(cctx, raw); err == nil {
+			raw = injected
+		}
+	}
 	s.serverCalls[sc.key] = sc
 	s.byServer[sc.serverKey] = sc.key
 	s.mu.Unlock()
-	s.sendClient(ctx, withID(out.Message, m, sc.brokerID), s.clientRelated(related))
+	s.sendClient(ctx, raw, s.clientRelated(related))
 }
 
 func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) {
@@ -913,7 +1003,7 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 		return
 	}
 	s.cacheNotified(l, m)
-	if ve := s.validate(l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
+	if ve := s.validate(ctx, l.upRev, m, schemas.FromServer, "", s.cfg.ServerValidation); ve != nil {
 		return // logged by validate
 	}
 	if m.Method == methodAcknowledged {
@@ -954,8 +1044,12 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 	raw := out.Message
 	if cancelled != nil {
 		s.mu.Lock()
+		_, mine := s.serverCalls[cancelled.key]
 		s.removeServerLocked(cancelled)
 		s.mu.Unlock()
+		if mine {
+			endServerCall(cancelled, telemetry.Failure("cancelled", "the server cancelled the request"))
+		}
 		raw = translators.SetParam(raw, "requestId", cancelled.brokerID)
 	}
 	s.sendClient(ctx, raw, rel)
@@ -1003,11 +1097,16 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return s.finishHandshake(ctx, c, m)
 	}
 	l := s.link.Load()
+	if s.tel != nil {
+		if sctx := s.endUp(c, resultOf(c.method, m)); sctx != nil {
+			ctx = sctx // the SERVER span's: validation and translation of the answer are its children
+		}
+	}
 	if m = s.toolHeaderAnswer(l, c, m); m == nil {
 		return nil // 4.T5: sent again with fresh x-mcp-header annotations
 	}
 	if s.cfg.ServerValidation == Strict {
-		if ve := s.validate(l.upRev, m, schemas.FromServer, c.method, Strict); ve != nil {
+		if ve := s.validate(ctx, l.upRev, m, schemas.FromServer, c.method, Strict); ve != nil {
 			s.replyClient(ctx, c.clientID, c.batch, validationError(c.clientID, jsonrpc.CodeInternalError, ve))
 			return nil
 		}
@@ -1015,15 +1114,18 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		// Warn (or off): the verdict changes nothing but a log line, so
 		// the answer goes out first and is checked after, off the
 		// request's critical path.
-		defer s.validate(l.upRev, m, schemas.FromServer, c.method, s.cfg.ServerValidation)
+		defer s.validate(ctx, l.upRev, m, schemas.FromServer, c.method, s.cfg.ServerValidation)
 	}
 	tctx := l.tctx
 	tctx.Method = c.method
-	out := l.s2c.Translate(m, translators.ServerToClient, &tctx)
+	out := s.translate(ctx, l.s2c, m, translators.ServerToClient, &tctx, c.method)
 	s.logOutcome(ctx, "s2c", tctx.Method, m, out)
 	var raw []byte
 	switch {
 	case out.Kind == translators.Forward:
+		if s.tel != nil {
+			s.tel.settle(c.clientKey, resultOf(c.method, m))
+		}
 		raw = s.forwardedAnswer(l, c.method, out.Message, m, c.clientID)
 		s.cacheStore(c, m)
 	case out.Kind == translators.Emulate && c.upRaw != nil && s.inputRequired(ctx, l, c, m):
@@ -1060,7 +1162,7 @@ func (s *session) finishHandshake(ctx context.Context, c *call, m *jsonrpc.Messa
 			fmt.Sprintf("mcpbroker: the upstream server answered protocolVersion %q, which the broker does not speak", pv),
 			map[string]any{"supported": legacyNames()}), err)
 	}
-	if ve := s.validate(upRev, m, schemas.FromServer, methodInitialize, s.cfg.ServerValidation); ve != nil {
+	if ve := s.validate(ctx, upRev, m, schemas.FromServer, methodInitialize, s.cfg.ServerValidation); ve != nil {
 		return fail(validationError(c.clientID, jsonrpc.CodeInternalError, ve), ve)
 	}
 	s.mu.Lock()
@@ -1120,11 +1222,20 @@ func (s *session) setRevisions(l *link) {
 
 // validate checks m against revision rev. It returns a non-nil error only
 // when the message must be refused (Strict); in Warn mode it logs.
-func (s *session) validate(rev schemas.Revision, m *jsonrpc.Message, from schemas.Sender, method string, mode Mode) *schemas.ValidationError {
+func (s *session) validate(ctx context.Context, rev schemas.Revision, m *jsonrpc.Message, from schemas.Sender, method string, mode Mode) *schemas.ValidationError {
 	if mode == Off {
 		return nil
 	}
+	var v telemetry.Validation
+	if s.tel != nil {
+		name := m.Method
+		if name == "" {
+			name = method
+		}
+		v = s.startValidation(ctx, rev, from, name)
+	}
 	err := s.cfg.Validator.Validate(rev, m, schemas.Check{Method: method, From: from})
+	v.End(err)
 	if err == nil {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 	"github.com/mcpbroker/mcpbroker/translators"
@@ -294,7 +295,7 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 		return fail(withID(m.Raw, m, c.clientID), fmt.Errorf("upstream answered server/discover with error %s", m.Error))
 	}
 	upRev := schemas.V20260728
-	if ve := s.validate(upRev, m, schemas.FromServer, methodDiscover, s.cfg.ServerValidation); ve != nil {
+	if ve := s.validate(ctx, upRev, m, schemas.FromServer, methodDiscover, s.cfg.ServerValidation); ve != nil {
 		return fail(validationError(c.clientID, jsonrpc.CodeInternalError, ve), ve)
 	}
 	res := translators.Parse(m.Result)
@@ -461,7 +462,7 @@ func (s *session) inputRequired(ctx context.Context, l *link, c *call, m *jsonrp
 func (s *session) mrtrAnswer(ctx context.Context, sc *serverCall, m *jsonrpc.Message) {
 	l := s.link.Load()
 	round := sc.round
-	if ve := s.validate(l.clientRev, m, schemas.FromClient, sc.method, s.cfg.ClientValidation); ve != nil {
+	if ve := s.validate(ctx, l.clientRev, m, schemas.FromClient, sc.method, s.cfg.ClientValidation); ve != nil {
 		s.mrtrFail(ctx, round, "invalid answer to "+sc.method+": "+ve.Error())
 		return
 	}
@@ -560,15 +561,34 @@ func (s *session) retry(ctx context.Context, l *link, round *mrtrRound) {
 	}
 	c := &call{clientID: old.clientID, clientKey: old.clientKey, method: old.method, batch: old.batch,
 		token: old.token, rounds: old.rounds + 1, upRaw: old.upRaw}
+	var uop telemetry.Op
+	var sctx context.Context
+	if s.tel != nil {
+		sctx = s.tel.serverCtx(old.clientKey)
+	}
+	if sctx != nil {
+		uop = s.upOp(old.method, nil, p.Raw(), linkUpRev(s.link.Load()))
+	}
 	s.mu.Lock()
 	s.registerLocked(c)
 	if c.token != "" {
 		s.progress[c.token] = c
 	}
-	s.mu.Unlock()
 	n.Set("id", translators.Parse(c.upID))
-	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
+	raw := n.Raw()
+	if uop.Method != "" {
+		// The retry is one more CLIENT span of the same client request.
+		uop.ID = c.upID
+		uctx, cc := s.tel.p.StartClient(sctx, uop)
+		s.tel.setCall(c, &callTelemetry{sctx: sctx, up: cc})
+		if injected, err := telemetry.InjectMessage(uctx, raw); err == nil {
+			raw = injected
+		}
+	}
+	s.mu.Unlock()
+	if err := s.sendUp(ctx, raw, nil); err != nil {
 		if s.take(c.key) != nil {
+			s.endUp(c, telemetry.Failure("transport", err.Error()))
 			s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 		}
 		return

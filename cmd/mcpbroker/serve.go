@@ -22,6 +22,7 @@ import (
 	"github.com/mcpbroker/mcpbroker/broker/cache"
 	"github.com/mcpbroker/mcpbroker/broker/relay"
 	"github.com/mcpbroker/mcpbroker/broker/sealed"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/broker/upstream"
 	"github.com/mcpbroker/mcpbroker/schemas"
@@ -64,6 +65,7 @@ type serveConfig struct {
 	CacheMaxTTL   time.Duration `mapstructure:"cache-max-ttl"`
 
 	UpstreamOAuthConfig `mapstructure:",squash"` // oauth.go
+	Telemetry           telemetryConfig          `mapstructure:",squash"` // telemetry.go
 }
 
 // demoRevision is the revision of the built-in demo server that serve
@@ -150,6 +152,7 @@ MCPBROKER_UPSTREAM_CMD.`,
 	f.Int64("cache-max-bytes", cache.DefaultMaxBytes, "most bytes the response cache holds (least recently used entries go first)")
 	f.Duration("cache-max-ttl", cache.DefaultMaxTTL, "longest time a result stays in the response cache, whatever its ttlMs says")
 	addOAuthFlags(f)
+	addTelemetryFlags(f)
 	if err := v.BindPFlags(f); err != nil {
 		panic(err) // only on programming errors: every flag exists
 	}
@@ -193,9 +196,13 @@ func runServe(cmd *cobra.Command, cfg serveConfig) error {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return usageErr("--log-level: %w", err)
 	}
-	logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-	rcfg := relay.Config{Logger: logger, RequestTimeout: cfg.RequestTimeout}
-	var err error
+	logger := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+	tel, stopTelemetry, err := startTelemetry(cmd.Context(), cfg.Telemetry, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
+	rcfg := relay.Config{Logger: logger, RequestTimeout: cfg.RequestTimeout, Telemetry: tel, LogPayloads: cfg.Telemetry.LogPayloads}
 	if rcfg.ClientValidation, err = parseMode("client-validation", cfg.ClientValidation); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/relay"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/testsuite/demo"
@@ -254,6 +255,8 @@ type brokerOptions struct {
 	// GET stream (transport.ClientOptions.DisableGET, which serve does
 	// not set).
 	noUpstreamGET bool
+	// telemetry is relay.Config.Telemetry (nil: off).
+	telemetry *telemetry.Provider
 }
 
 // startBroker starts a broker in front of the Streamable HTTP endpoint
@@ -267,7 +270,7 @@ func startBroker(tb testing.TB, upstreamURL string, opts brokerOptions) *endpoin
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := relay.Config{Validator: v, Logger: discard, ClientValidation: relay.Strict, ServerValidation: relay.Warn}
+	cfg := relay.Config{Validator: v, Logger: discard, ClientValidation: relay.Strict, ServerValidation: relay.Warn, Telemetry: opts.telemetry}
 	// LazyGET as serve sets it: the upstream GET stream opens when the
 	// client opens its own.
 	copts := &transport.ClientOptions{Logger: discard, DisableGET: opts.noUpstreamGET, LazyGET: true}

@@ -67,6 +67,30 @@ func Serve(t testing.TB, bin string, env []string, args ...string) string {
 	return start(t, "serve", exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...), env, serveListening)
 }
 
+// ServeAdmin is Serve for a broker with an admin listener (give
+// --admin-listen in args): it also waits for the "mcpbroker admin
+// listening" line, logged before "mcpbroker listening", and returns both
+// addresses.
+func ServeAdmin(t testing.TB, bin string, env []string, args ...string) (addr, admin string) {
+	t.Helper()
+	listening := func(line []byte) (string, bool) {
+		var l struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal(line, &l) == nil && l.Msg == "mcpbroker admin listening" {
+			admin = l.Addr
+			return "", false
+		}
+		return serveListening(line)
+	}
+	addr = start(t, "serve", exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...), env, listening)
+	if admin == "" {
+		t.Fatal("brokerproc: serve logged no admin listening line before its listening line")
+	}
+	return addr, admin
+}
+
 // DemoServer runs `bin demo-server --revision rev --listen 127.0.0.1:0
 // args...`, waits for its "demo-server listening" log line and returns the
 // address (host:port): Streamable HTTP is at http://ADDR/mcp, and for

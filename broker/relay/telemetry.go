@@ -1,0 +1,420 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
+	"github.com/mcpbroker/mcpbroker/broker/transport"
+	"github.com/mcpbroker/mcpbroker/schemas"
+	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
+	"github.com/mcpbroker/mcpbroker/translators"
+)
+
+// The relay's telemetry (Config.Telemetry, docs/observability.md):
+//
+//   - every request the client sends gets a SERVER span (its parent from
+//     params._meta), open until the client is answered: replyClient ends
+//     it, whatever path the answer took (tel.open, keyed by the client's
+//     id);
+//   - every client request forwarded upstream gets a CLIENT span, child of
+//     that SERVER span, whose context is injected into the upstream
+//     message's params._meta; it ends when the upstream's response arrives
+//     or the call ends otherwise (timeout, cancellation, lost upstream);
+//   - client notifications get a short SERVER span and, when forwarded, a
+//     CLIENT span around their sending;
+//   - a server-to-client request gets a SERVER span (linked to the client
+//     call it belongs to, when the transport relates it) and a CLIENT span
+//     toward the client, both on the serverCall;
+//   - validation and translation of those messages get INTERNAL spans.
+//
+// With telemetry off session.tel is nil and every hook is one nil check.
+
+// sessionTelemetry is a session's telemetry state; nil when off.
+type sessionTelemetry struct {
+	p *telemetry.Provider
+	// clientTransport is the network.transport of the client side.
+	clientTransport telemetry.Transport
+	// ownID is the broker's session id for a client without one (stdio).
+	ownID string
+
+	mu sync.Mutex
+	// open holds the SERVER spans of client requests not answered yet,
+	// by client id key.
+	open     map[string]*openCall
+	calls    map[*call]*callTelemetry
+	sessions []*telemetry.ActiveSession
+}
+
+// callTelemetry holds the spans of a client request forwarded upstream.
+type callTelemetry struct {
+	// sctx is the context of the client request's SERVER span.
+	sctx context.Context
+	// up is the CLIENT span of the upstream request, ended by whoever
+	// removes the call from pending.
+	up *telemetry.Call
+}
+
+// setCall records the spans of c (kept beside the call rather than in
+// it, so that a call costs no more memory with telemetry off).
+func (t *sessionTelemetry) setCall(c *call, ct *callTelemetry) {
+	t.mu.Lock()
+	t.calls[c] = ct
+	t.mu.Unlock()
+}
+
+// callOf returns the spans of c, or nil.
+func (t *sessionTelemetry) callOf(c *call) *callTelemetry {
+	if c == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.calls[c]
+}
+
+// endUp ends the CLIENT span of c, if any, with r and forgets it; it
+// returns the context of the client request's SERVER span (nil when c
+// has none). Whoever removed c from pending calls it.
+func (s *session) endUp(c *call, r telemetry.Result) context.Context {
+	if s.tel == nil {
+		return nil
+	}
+	s.tel.mu.Lock()
+	ct := s.tel.calls[c]
+	delete(s.tel.calls, c)
+	s.tel.mu.Unlock()
+	if ct == nil {
+		return nil
+	}
+	ct.up.End(r)
+	return ct.sctx
+}
+
+// openCall is the SERVER span of a client request waiting for its answer.
+type openCall struct {
+	ctx    context.Context // the span's
+	call   *telemetry.Call
+	method string
+	// result, when set, is how the request ended (the upstream's answer),
+	// so that replyClient need not read the reply.
+	result *telemetry.Result
+}
+
+func newSessionTelemetry(p *telemetry.Provider, client transport.Conn) *sessionTelemetry {
+	if !p.Tracing() && !p.Metering() {
+		return nil
+	}
+	t := &sessionTelemetry{p: p, clientTransport: connTransport(client), open: map[string]*openCall{}, calls: map[*call]*callTelemetry{}}
+	if _, ok := client.(transport.SessionIDer); !ok {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		t.ownID = hex.EncodeToString(b[:])
+	}
+	return t
+}
+
+// connTransport is the network.transport of a Conn: tcp for the HTTP
+// transports, pipe otherwise (stdio, in-memory pipes).
+func connTransport(c transport.Conn) telemetry.Transport {
+	switch c.(type) {
+	case transport.SessionIDer, transport.HeaderCarrier:
+		return telemetry.TransportTCP
+	}
+	return telemetry.TransportPipe
+}
+
+// hop fills the transport attributes of op for a Conn of transport tr
+// with session id id.
+func hop(op telemetry.Op, tr telemetry.Transport, id string) telemetry.Op {
+	op.Transport, op.SessionID = tr, id
+	if tr == telemetry.TransportTCP {
+		op.ProtocolName = "http"
+	}
+	return op
+}
+
+// clientOp describes a message of the client's hop.
+func (s *session) clientOp(method string, id, params []byte, rev schemas.Revision) telemetry.Op {
+	sid := s.tel.ownID
+	if si, ok := s.client.(transport.SessionIDer); ok {
+		sid = si.SessionID()
+	}
+	op := telemetry.Op{Method: method, ID: id, Params: params}
+	if rev.Valid() {
+		op.Revision = rev.String()
+	}
+	return hop(op, s.tel.clientTransport, sid)
+}
+
+// upOp describes a message of the upstream hop.
+func (s *session) upOp(method string, id, params []byte, rev schemas.Revision) telemetry.Op {
+	s.upMu.Lock()
+	up := s.up
+	s.upMu.Unlock()
+	var sid string
+	if si, ok := up.(transport.SessionIDer); ok {
+		sid = si.SessionID()
+	}
+	op := telemetry.Op{Method: method, ID: id, Params: params}
+	if rev.Valid() {
+		op.Revision = rev.String()
+	}
+	return hop(op, connTransport(up), sid)
+}
+
+// startRequest starts the SERVER span of client request m and records it
+// as open until replyClient answers it. A request whose id is already
+// open (a duplicate of a pending request) gets a span of its own that
+// startRequest returns for the caller to end.
+func (s *session) startRequest(ctx context.Context, m *jsonrpc.Message, l *link) (context.Context, *telemetry.Call) {
+	var rev schemas.Revision
+	if l != nil {
+		rev = l.clientRev
+	}
+	ctx, c := s.tel.p.StartServer(ctx, s.clientOp(m.Method, m.ID, m.Params, rev))
+	key := jsonrpc.IDKey(m.ID)
+	s.tel.mu.Lock()
+	defer s.tel.mu.Unlock()
+	if _, dup := s.tel.open[key]; dup {
+		return ctx, c
+	}
+	s.tel.open[key] = &openCall{ctx: ctx, call: c, method: m.Method}
+	return ctx, nil
+}
+
+// serverCtx returns the context of the SERVER span of the open client
+// request with that id key, or nil.
+func (t *sessionTelemetry) serverCtx(key string) context.Context {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if oc := t.open[key]; oc != nil {
+		return oc.ctx
+	}
+	return nil
+}
+
+// settle records r as the outcome of the client request with that id key,
+// for the SERVER span that replyClient ends.
+func (t *sessionTelemetry) settle(key string, r telemetry.Result) {
+	t.mu.Lock()
+	if oc := t.open[key]; oc != nil {
+		oc.result = &r
+	}
+	t.mu.Unlock()
+}
+
+// answered ends the SERVER span of the client request clientID, answered
+// with raw (nil: it will get no answer, it was cancelled).
+func (t *sessionTelemetry) answered(clientID json.RawMessage, raw []byte) {
+	key := jsonrpc.IDKey(clientID)
+	t.mu.Lock()
+	oc := t.open[key]
+	delete(t.open, key)
+	t.mu.Unlock()
+	if oc == nil {
+		return
+	}
+	switch {
+	case oc.result != nil:
+		oc.call.End(*oc.result)
+	case raw == nil:
+		oc.call.End(telemetry.Failure("cancelled", "the request was cancelled"))
+	default:
+		oc.call.End(resultOfRaw(oc.method, raw))
+	}
+}
+
+// resultOfRaw reads the Result of a response the broker sends.
+func resultOfRaw(method string, raw []byte) telemetry.Result {
+	m, err := jsonrpc.Parse(raw)
+	if err != nil {
+		return telemetry.Failure("", "unreadable response: "+err.Error())
+	}
+	return telemetry.ResultOf(method, m.Result, m.Error)
+}
+
+// resultOf is the Result of the response m to method.
+func resultOf(method string, m *jsonrpc.Message) telemetry.Result {
+	return telemetry.ResultOf(method, m.Result, m.Error)
+}
+
+// startUp starts the CLIENT span of request m sent upstream as c (child
+// of the SERVER span in ctx; op from upOp, given c's id here) and returns
+// the upstream message, raw with c's id and the span's context injected
+// into its params._meta. Called with s.mu held, so that c.up is set before
+// anyone can take c.
+func (s *session) startUp(ctx context.Context, c *call, op telemetry.Op, m *jsonrpc.Message, raw []byte) []byte {
+	op.ID = c.upID
+	uctx, cc := s.tel.p.StartClient(ctx, op)
+	s.tel.setCall(c, &callTelemetry{sctx: ctx, up: cc})
+	raw = withID(raw, m, c.upID)
+	out, err := telemetry.InjectMessage(uctx, raw)
+	if err != nil {
+		s.log.Debug("relay: trace context not injected", "err", err)
+		return raw
+	}
+	return out
+}
+
+// linkClientRev and linkUpRev are the revisions of l, zero when nil.
+func linkClientRev(l *link) schemas.Revision {
+	if l == nil {
+		return 0
+	}
+	return l.clientRev
+}
+
+func linkUpRev(l *link) schemas.Revision {
+	if l == nil {
+		return 0
+	}
+	return l.upRev
+}
+
+// translate is chain.Translate in a translation span when telemetry is on
+// and the chain changes revision.
+func (s *session) translate(ctx context.Context, ch *translators.Chain, m *jsonrpc.Message, dir translators.Direction, tctx *translators.Context, method string) translators.Outcome {
+	if s.tel == nil || ch.From() == ch.To() {
+		return ch.Translate(m, dir, tctx)
+	}
+	_, t := s.tel.p.StartTranslation(ctx, ch.From().String(), ch.To().String(), method)
+	out := ch.Translate(m, dir, tctx)
+	r := telemetry.TranslationResult{Outcome: out.Kind.String(), Rows: out.Applied}
+	for _, l := range out.Losses {
+		r.Lossy = append(r.Lossy, l.Row+" "+l.Path)
+	}
+	t.End(r)
+	return out
+}
+
+// startValidation starts the validation span of m against rev.
+func (s *session) startValidation(ctx context.Context, rev schemas.Revision, from schemas.Sender, method string) telemetry.Validation {
+	side := telemetry.ServerSide
+	if from == schemas.FromClient {
+		side = telemetry.ClientSide
+	}
+	_, v := s.tel.p.StartValidation(ctx, side, rev.String(), method)
+	return v
+}
+
+// startServerRequest starts the SERVER span of a request m the upstream
+// sent to the client, linked to the client call it belongs to (related,
+// a broker id) when the transport related it.
+func (s *session) startServerRequest(ctx context.Context, m *jsonrpc.Message, l *link, related json.RawMessage) (context.Context, *telemetry.Call) {
+	var opts []trace.SpanStartOption
+	if len(related) > 0 {
+		s.mu.Lock()
+		c := s.pending[jsonrpc.IDKey(related)]
+		s.mu.Unlock()
+		if ct := s.tel.callOf(c); ct != nil {
+			if sc := trace.SpanContextFromContext(ct.sctx); sc.IsValid() {
+				opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+			}
+		}
+	}
+	var rev schemas.Revision
+	if l != nil {
+		rev = l.upRev
+	}
+	return s.tel.p.StartServer(ctx, s.upOp(m.Method, m.ID, m.Params, rev), opts...)
+}
+
+// answerUp sends the answer raw to the server request whose SERVER span
+// is span (nil when off), ending the span with r, or with what raw says
+// when r is nil.
+func (s *session) answerUp(ctx context.Context, span *telemetry.Call, method string, raw []byte, serverID json.RawMessage, r *telemetry.Result) {
+	_ = s.sendUp(ctx, raw, serverID)
+	if span == nil {
+		return
+	}
+	if r == nil {
+		rr := resultOfRaw(method, raw)
+		r = &rr
+	}
+	span.End(*r)
+}
+
+// endServerCall ends the spans of a server request that will get no answer
+// from the client.
+func endServerCall(sc *serverCall, r telemetry.Result) {
+	sc.out.End(r)
+	sc.span.End(r)
+}
+
+// startSessions records the client and upstream sessions established by
+// the handshake, on the span in ctx (the client's initialize).
+func (s *session) startSessions(ctx context.Context, l *link) {
+	client := telemetry.Session{Side: telemetry.ClientSide, Revision: l.clientRev.String(), Transport: s.tel.clientTransport}
+	op := s.clientOp("", nil, nil, l.clientRev)
+	client.ID, client.ProtocolName = op.SessionID, op.ProtocolName
+	up := s.upOp("", nil, nil, l.upRev)
+	server := telemetry.Session{Side: telemetry.ServerSide, ID: up.SessionID, Revision: up.Revision,
+		Transport: up.Transport, ProtocolName: up.ProtocolName}
+	a, b := s.tel.p.StartSession(ctx, client), s.tel.p.StartSession(ctx, server)
+	s.tel.mu.Lock()
+	s.tel.sessions = append(s.tel.sessions, a, b)
+	s.tel.mu.Unlock()
+}
+
+// closeTelemetry ends what is still open when Run returns: the SERVER
+// spans of unanswered requests and the sessions (errorType set when the
+// session ended on an error).
+func (s *session) closeTelemetry(errorType string) {
+	t := s.tel
+	t.mu.Lock()
+	open, calls, sessions := t.open, t.calls, t.sessions
+	t.open, t.calls, t.sessions = map[string]*openCall{}, map[*call]*callTelemetry{}, nil
+	t.mu.Unlock()
+	for _, ct := range calls {
+		ct.up.End(telemetry.Failure("cancelled", "the session ended"))
+	}
+	for _, oc := range open {
+		oc.call.End(telemetry.Failure("cancelled", "the session ended"))
+	}
+	for _, a := range sessions {
+		a.End(context.Background(), errorType)
+	}
+}
+
+// upstreamName is the mcpbroker.upstream of the metrics.
+func (s *session) upstreamName() string {
+	if s.cfg.UpstreamName != "" {
+		return s.cfg.UpstreamName
+	}
+	return "upstream"
+}
+
+// initIsStarted reports whether the handshake has begun.
+func (s *session) initIsStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.initStarted
+}
+
+// tracedInitialize is initialize in the SERVER span of the client's
+// initialize request m; the sessions it establishes are recorded on that
+// span.
+func (s *session) tracedInitialize(ctx context.Context, m *jsonrpc.Message) error {
+	ctx, span := s.tel.p.StartServer(ctx, s.clientOp(m.Method, m.ID, m.Params, 0))
+	err := s.initialize(ctx, m)
+	var r telemetry.Result
+	switch l := s.link.Load(); {
+	case l != nil:
+		if sp := span.Span(); sp.IsRecording() {
+			sp.SetAttributes(telemetry.AttrMCPProtocolVersion.String(l.clientRev.String()))
+		}
+		s.startSessions(ctx, l)
+	case err != nil:
+		r = telemetry.Failure("handshake", err.Error())
+	default:
+		r = telemetry.Failure("", "initialize refused")
+	}
+	span.End(r)
+	return err
+}
