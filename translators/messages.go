@@ -42,6 +42,23 @@ func SetParam(raw []byte, key string, v json.RawMessage) []byte {
 	return n.Raw()
 }
 
+// RequestMeta returns the params._meta object of the message node n,
+// creating params and _meta (replacing non-objects) where missing, so that
+// the caller can set keys in it.
+func RequestMeta(n *Node) *Node {
+	p := n.Get("params")
+	if !p.IsObject() {
+		p = NewObject()
+		n.Set("params", p)
+	}
+	meta := p.Get("_meta")
+	if !meta.IsObject() {
+		meta = NewObject()
+		p.Set("_meta", meta)
+	}
+	return meta
+}
+
 // ProgressToken returns params._meta.progressToken of a request's params
 // (a string or a number, as raw JSON), or nil.
 func ProgressToken(params json.RawMessage) json.RawMessage {

@@ -25,3 +25,18 @@ func TestMessageBuilders(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestMeta(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"jsonrpc":"2.0","method":"m"}`, `{"jsonrpc":"2.0","method":"m","params":{"_meta":{"k":1}}}`},
+		{`{"jsonrpc":"2.0","method":"m","params":{"a":1}}`, `{"jsonrpc":"2.0","method":"m","params":{"a":1,"_meta":{"k":1}}}`},
+		{`{"jsonrpc":"2.0","method":"m","params":{"_meta":{"x":2}}}`, `{"jsonrpc":"2.0","method":"m","params":{"_meta":{"x":2,"k":1}}}`},
+		{`{"jsonrpc":"2.0","method":"m","params":{"_meta":null}}`, `{"jsonrpc":"2.0","method":"m","params":{"_meta":{"k":1}}}`},
+	} {
+		n := Parse([]byte(tc.in))
+		RequestMeta(n).Set("k", NewJSON(`1`))
+		if got := string(n.Raw()); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}

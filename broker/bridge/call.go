@@ -101,17 +101,7 @@ func setID(raw []byte, id json.RawMessage) []byte {
 // setMeta returns raw with params._meta[key] set to v.
 func setMeta(raw []byte, key string, v json.RawMessage) []byte {
 	n := translators.Parse(raw)
-	p := n.Get("params")
-	if !p.IsObject() {
-		p = translators.NewObject()
-		n.Set("params", p)
-	}
-	meta := p.Get("_meta")
-	if !meta.IsObject() {
-		meta = translators.NewObject()
-		p.Set("_meta", meta)
-	}
-	meta.Set(key, translators.Parse(v))
+	translators.RequestMeta(n).Set(key, translators.Parse(v))
 	return n.Raw()
 }
 

@@ -561,17 +561,7 @@ func (s *session) taskRelated(ctx context.Context, raw []byte, related json.RawM
 	rel := firstWaiter(t)
 	id := t.id
 	s.mu.Unlock()
-	p := n.Get("params")
-	if !p.IsObject() {
-		p = translators.NewObject()
-		n.Set("params", p)
-	}
-	meta := p.Get("_meta")
-	if !meta.IsObject() {
-		meta = translators.NewObject()
-		p.Set("_meta", meta)
-	}
-	meta.Set(metaRelatedTask, relatedTask(id))
+	translators.RequestMeta(n).Set(metaRelatedTask, relatedTask(id))
 	if note != nil {
 		s.sendClient(ctx, note, rel)
 	}
