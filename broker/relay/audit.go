@@ -125,9 +125,10 @@ func errorOf(raw []byte) (int, string) {
 	return r.Error.Code, r.Error.Message
 }
 
-// validationDetail says what failed validation without the values found:
-// the failure and the JSON pointers of the issues.
-func validationDetail(err error) string {
+// ValidationDetail is the detail of the audit event of a message that
+// failed validation (err, a *schemas.ValidationError): the failure and the
+// JSON pointers of the issues, without the values found there.
+func ValidationDetail(err error) string {
 	var ve *schemas.ValidationError
 	if !errors.As(err, &ve) {
 		return "invalid message"
@@ -165,7 +166,7 @@ func sideOf(from schemas.Sender) string {
 // under Warn.
 func (s *session) auditInvalid(ctx context.Context, m *jsonrpc.Message, from schemas.Sender, method string, mode Mode, ve *schemas.ValidationError) {
 	e := telemetry.Event{Kind: telemetry.AuditValidationRejected, Outcome: telemetry.OutcomeWarned, Side: sideOf(from),
-		Method: m.Method, RequestID: telemetry.AuditRequestID(m.ID), Detail: validationDetail(ve)}
+		Method: m.Method, RequestID: telemetry.AuditRequestID(m.ID), Detail: ValidationDetail(ve)}
 	if e.Method == "" {
 		e.Method = method
 	}
