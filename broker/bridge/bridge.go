@@ -52,6 +52,7 @@ import (
 	"github.com/mcpbroker/mcpbroker/broker/relay"
 	"github.com/mcpbroker/mcpbroker/broker/sealed"
 	"github.com/mcpbroker/mcpbroker/broker/session"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -382,10 +383,12 @@ func (b *bridge) fromClient(ctx context.Context, tm transport.Message) {
 		if !errors.As(err, &je) {
 			je = &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}
 		}
+		b.auditUnread(ctx, je.ID, je.Code, je.Message)
 		b.sendClient(ctx, je.Response(), je.ID)
 		return
 	}
 	if f.Batch {
+		b.auditUnread(ctx, nil, jsonrpc.CodeInvalidRequest, "2026-07-28 has no JSON-RPC batches")
 		// 2026-07-28 has no batches (removed in 2025-06-18).
 		b.sendClient(ctx, jsonrpc.ErrorResponse(nil, jsonrpc.CodeInvalidRequest, "Invalid Request: 2026-07-28 has no JSON-RPC batches", nil), nil)
 		return
@@ -419,9 +422,15 @@ func (b *bridge) validate(ctx context.Context, m *jsonrpc.Message) bool {
 	}
 	if b.cfg.Relay.ClientValidation == relay.Warn {
 		b.log.Warn("bridge: invalid client message relayed", "method", m.Method, "err", err)
+		b.audit(ctx, m, telemetry.Event{Kind: telemetry.AuditValidationRejected, Outcome: telemetry.OutcomeWarned, Detail: relay.ValidationDetail(ve)})
 		return true
 	}
 	b.log.Warn("bridge: invalid client message refused", "method", m.Method, "err", err)
+	e := telemetry.Event{Kind: telemetry.AuditValidationRejected, Outcome: telemetry.OutcomeRejected, Detail: relay.ValidationDetail(ve)}
+	if m.Kind == jsonrpc.KindRequest {
+		e.ErrorCode = ve.Code()
+	}
+	b.audit(ctx, m, e)
 	if m.Kind == jsonrpc.KindRequest {
 		data := map[string]any{"revision": ve.Revision.String(), "issues": ve.Issues}
 		b.replyError(ctx, m.ID, ve.Code(), "mcpbroker: invalid message: "+ve.Error(), data)
@@ -540,7 +549,7 @@ func (b *bridge) dispatch(ctx context.Context, m *jsonrpc.Message, out translato
 // not emulate.
 func (b *bridge) refuse(ctx context.Context, m *jsonrpc.Message, out translators.Outcome) {
 	if out.Kind == translators.Reject && out.Error != nil {
-		b.replyError(ctx, m.ID, out.Error.Code, out.Error.Message, out.Error.Data)
+		b.rejectError(ctx, m, out.Error.Code, out.Error.Message, out.Error.Data)
 		return
 	}
 	code := jsonrpc.CodeInternalError
@@ -550,7 +559,7 @@ func (b *bridge) refuse(ctx context.Context, m *jsonrpc.Message, out translators
 		}
 	}
 	msg := fmt.Sprintf("mcpbroker: %s is not served to 2026-07-28 clients (REVISIONS.md %s, %s): %s", m.Method, out.Row, out.Kind, out.Reason)
-	b.replyError(ctx, m.ID, code, msg, map[string]string{"row": out.Row, "outcome": out.Kind.String()})
+	b.rejectError(ctx, m, code, msg, map[string]string{"row": out.Row, "outcome": out.Kind.String()})
 }
 
 func (b *bridge) logOutcome(dir string, m *jsonrpc.Message, out translators.Outcome) {

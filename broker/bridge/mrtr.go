@@ -264,22 +264,22 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 	p := translators.Parse(m.Params)
 	rs := p.Get("requestState")
 	if !rs.IsString() {
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidParams, "Invalid params: inputResponses without requestState (mcpbroker always issues one)", nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidParams, "Invalid params: inputResponses without requestState (mcpbroker always issues one)", nil)
 		return
 	}
 	st, err := b.cfg.Sealer.OpenState(f.principal, rs.Str())
 	if err != nil {
 		b.log.Warn("bridge: retry with a bad requestState refused", "method", m.Method, "err", err)
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidParams, "Invalid params: "+retryError(err), nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidParams, "Invalid params: "+retryError(err), nil)
 		return
 	}
 	if st.Instance != b.cfg.Instance {
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidParams, fmt.Sprintf("Invalid params: requestState belongs to broker instance %q, not %q; route the retry there", st.Instance, b.cfg.Instance), nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidParams, fmt.Sprintf("Invalid params: requestState belongs to broker instance %q, not %q; route the retry there", st.Instance, b.cfg.Instance), nil)
 		return
 	}
 	digest, err := sealed.ParamsDigest(m.Params)
 	if err != nil {
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidParams, "Invalid params: "+err.Error(), nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidParams, "Invalid params: "+err.Error(), nil)
 		return
 	}
 	responses := p.Get("inputResponses")
@@ -313,12 +313,12 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 			c.lane.done()
 			b.abandon(ctx, c, inputs, "the retry was refused")
 		}
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidParams, "Invalid params: "+why, nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidParams, "Invalid params: "+why, nil)
 		return
 	}
 	if _, dup := b.calls[jsonrpc.IDKey(m.ID)]; dup {
 		b.mu.Unlock()
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
 		return
 	}
 	cancelled := b.started(jsonrpc.IDKey(m.ID), f.dispatch)

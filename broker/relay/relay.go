@@ -207,6 +207,12 @@ type Config struct {
 	// messages received (telemetry.Payload); off, they show its size
 	// only. Messages may carry secrets.
 	LogPayloads bool
+	// Audit, when set, receives the session's audit events
+	// (docs/audit.md): the errors the broker answers client requests with,
+	// the messages validation refused or let through invalid, and the
+	// upstream's JSON-RPC errors relayed to the client. Each also becomes
+	// a mcpbroker.audit event on the current span. Nil means none.
+	Audit *telemetry.Audit
 	// UpstreamName labels the upstream in metrics (mcpbroker.upstream);
 	// never a URL with credentials. Empty means "upstream".
 	UpstreamName string

@@ -300,6 +300,7 @@ func (s *session) abort(reason string) {
 			continue
 		}
 		s.endUp(c, telemetry.Failure("cancelled", reason))
+		s.auditCall(ctx, c, jsonrpc.CodeInternalError, reason)
 		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+reason, nil))
 		if !c.init {
 			_ = s.sendUp(ctx, translators.CancelledNotification(c.upID, "mcpbroker: "+reason), nil)

@@ -145,10 +145,11 @@ type session struct {
 	pushes      sync.WaitGroup         // upstreamReceived calls at work
 	cached      sessionCache           // Config.Cache state (cache.go)
 	tel         *sessionTelemetry      // nil when telemetry is off (telemetry.go)
+	auditID     string                 // session id of audit events when the client transport has none (audit.go)
 }
 
 func newSession(ctx context.Context, cfg Config, client transport.Conn, dial func(context.Context) (transport.Conn, error)) *session {
-	return &session{
+	s := &session{
 		ctx:         ctx,
 		cfg:         cfg,
 		log:         cfg.Logger,
@@ -165,6 +166,15 @@ func newSession(ctx context.Context, cfg Config, client transport.Conn, dial fun
 		ackWaiters:  map[string][]waiter{},
 		tel:         newSessionTelemetry(cfg.Telemetry, client),
 	}
+	if cfg.Audit != nil {
+		if _, ok := client.(transport.SessionIDer); !ok {
+			s.auditID = newAuditSessionID()
+			if s.tel != nil {
+				s.auditID = s.tel.ownID
+			}
+		}
+	}
+	return s
 }
 
 // shutdown stops the timers and closes the upstream. Both loops are done.
@@ -248,6 +258,8 @@ func (s *session) clientLoop(ctx context.Context) error {
 			// The line is gone and its id unknown: answer with a null id
 			// and go on (the session survives bad input).
 			s.log.Warn("relay: oversized message from client", "err", err)
+			s.audit(ctx, telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: telemetry.OutcomeRejected, Side: "client",
+				ErrorCode: jsonrpc.CodeParseError, Detail: "message too large"})
 			s.sendClient(ctx, jsonrpc.ErrorResponse(nil, jsonrpc.CodeParseError, "message too large: "+err.Error(), nil), nil)
 			continue
 		}
@@ -274,6 +286,8 @@ func (s *session) fromClient(ctx context.Context, tm transport.Message) error {
 		var je *jsonrpc.Error
 		if errors.As(err, &je) {
 			s.log.Debug("relay: malformed frame from client", "code", je.Code, "err", je.Message)
+			s.audit(ctx, telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: telemetry.OutcomeRejected, Side: "client",
+				RequestID: telemetry.AuditRequestID(je.ID), ErrorCode: je.Code, Detail: je.Message})
 			s.sendClient(ctx, je.Response(), je.ID)
 		}
 		return nil
@@ -282,6 +296,8 @@ func (s *session) fromClient(ctx context.Context, tm transport.Message) error {
 		return s.clientMessage(ctx, f.Messages[0], nil)
 	}
 	if l := s.link.Load(); l != nil && !l.clientRev.HasBatching() && s.cfg.ClientValidation == Strict {
+		s.audit(ctx, telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: telemetry.OutcomeRejected, Side: "client",
+			ErrorCode: jsonrpc.CodeInvalidRequest, Detail: l.clientRev.String() + " has no JSON-RPC batches"})
 		s.sendClient(ctx, jsonrpc.ErrorResponse(nil, jsonrpc.CodeInvalidRequest,
 			"Invalid Request: "+l.clientRev.String()+" has no JSON-RPC batches", nil), nil)
 		return nil
@@ -292,6 +308,8 @@ func (s *session) fromClient(ctx context.Context, tm transport.Message) error {
 	for i, m := range f.Messages {
 		if m == nil {
 			e := f.Errors[i]
+			s.audit(ctx, telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: telemetry.OutcomeRejected, Side: "client",
+				RequestID: telemetry.AuditRequestID(e.ID), ErrorCode: e.Code, Detail: e.Message})
 			b.expect(e.ID)
 			b.done(e.Response())
 			continue
@@ -346,14 +364,14 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 		case m.Method == methodInitialize && b == nil && !started:
 			return s.initialize(ctx, m)
 		case m.Method == methodInitialize && b != nil:
-			s.replyClient(ctx, m.ID, b, invalidRequest(m.ID, "initialize must not be sent in a batch"))
+			s.rejectClient(ctx, m, b, invalidRequest(m.ID, "initialize must not be sent in a batch"))
 		default:
-			s.replyClient(ctx, m.ID, b, invalidRequest(m.ID, "the session is not initialized: the first request must be initialize"))
+			s.rejectClient(ctx, m, b, invalidRequest(m.ID, "the session is not initialized: the first request must be initialize"))
 		}
 		return nil
 	}
 	if m.Method == methodInitialize {
-		s.replyClient(ctx, m.ID, b, invalidRequest(m.ID, "the session is already initialized"))
+		s.rejectClient(ctx, m, b, invalidRequest(m.ID, "the session is already initialized"))
 		return nil
 	}
 	if ve := s.validate(ctx, l.clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
@@ -377,9 +395,16 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 		}
 		s.replyClient(ctx, m.ID, b, out.Reply)
 	default:
-		s.replyClient(ctx, m.ID, b, s.refusal(m.ID, m.Method, l.upRev, out))
+		s.rejectClient(ctx, m, b, s.refusal(m.ID, m.Method, l.upRev, out))
 	}
 	return nil
+}
+
+// rejectClient answers client request m with the broker's error raw and
+// records it as an audit event.
+func (s *session) rejectClient(ctx context.Context, m *jsonrpc.Message, b *batch, raw []byte) {
+	s.auditReply(ctx, m, raw)
+	s.replyClient(ctx, m.ID, b, raw)
 }
 
 // forward sends a translated client request upstream under a broker id,
@@ -393,7 +418,7 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 	_, dup := s.byClient[clientKey]
 	s.mu.Unlock()
 	if dup {
-		s.replyClient(ctx, clientID, b, invalidRequest(clientID, "request id "+string(clientID)+" is already in use by a pending request"))
+		s.rejectClient(ctx, m, b, invalidRequest(clientID, "request id "+string(clientID)+" is already in use by a pending request"))
 		return
 	}
 	ck, answered := s.cacheLookup(ctx, m, raw, b)
@@ -406,7 +431,7 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 	token := translators.ProgressToken(m.Params)
 	for attempt := 0; ; attempt++ {
 		if err := s.ensureUp(ctx); err != nil {
-			s.replyClient(ctx, clientID, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
+			s.rejectClient(ctx, m, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 			return
 		}
 		c := &call{clientID: clientID, clientKey: clientKey, method: m.Method, batch: b, cache: s.cacheTicket(ck)}
@@ -420,7 +445,7 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 		s.mu.Lock()
 		if s.upGone {
 			s.mu.Unlock()
-			s.replyClient(ctx, clientID, b, upstreamClosed(clientID))
+			s.rejectClient(ctx, m, b, upstreamClosed(clientID))
 			return
 		}
 		s.registerLocked(c)
@@ -451,7 +476,7 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 			s.loseUpstream(ctx, err)
 			continue
 		}
-		s.replyClient(ctx, clientID, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
+		s.rejectClient(ctx, m, b, jsonrpc.ErrorResponse(clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 		return
 	}
 }
@@ -536,6 +561,7 @@ func (s *session) expire(key string) {
 	msg := fmt.Sprintf("Request timed out: the upstream did not answer within %v", s.cfg.RequestTimeout)
 	s.log.Warn("relay: request timed out", "method", c.method, "id", string(c.clientID), "timeout", s.cfg.RequestTimeout)
 	s.endUp(c, telemetry.Failure("timeout", msg))
+	s.auditCall(ctx, c, CodeRequestTimeout, msg)
 	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, CodeRequestTimeout, msg, nil))
 	if c.init {
 		// initialize must not be cancelled; the session ends instead.
@@ -723,7 +749,9 @@ func (s *session) connectUp(ctx context.Context, m *jsonrpc.Message, clientRev s
 	s.log.Debug("relay: dialing upstream", "client_revision", clientRev, "offered", s.cfg.UpstreamRevision)
 	up, err := s.dial(ctx)
 	if err != nil {
-		s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: upstream unavailable: "+err.Error(), nil), m.ID)
+		raw := jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: upstream unavailable: "+err.Error(), nil)
+		s.auditReply(ctx, m, raw)
+		s.sendClient(ctx, raw, m.ID)
 		return fmt.Errorf("relay: dial upstream: %w", err)
 	}
 	s.upMu.Lock()
@@ -878,9 +906,11 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 		case c.internal:
 			s.releaseWaiters(ctx, c.key, upstreamClosed)
 		case c.init:
+			s.auditCall(ctx, c, jsonrpc.CodeInternalError, "upstream closed")
 			s.replyClient(ctx, c.clientID, c.batch, upstreamClosed(c.clientID))
 			s.handshake <- fmt.Errorf("%w: upstream closed: %w", ErrHandshake, cause)
 		default:
+			s.auditCall(ctx, c, jsonrpc.CodeInternalError, "upstream closed")
 			s.replyClient(ctx, c.clientID, c.batch, upstreamClosed(c.clientID))
 		}
 	}
@@ -1126,12 +1156,22 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		if s.tel != nil {
 			s.tel.settle(c.clientKey, resultOf(c.method, m))
 		}
+		if m.Kind == jsonrpc.KindError && s.cfg.Audit != nil {
+			code, msg := errorOf(m.Raw)
+			s.audit(ctx, telemetry.Event{Kind: telemetry.AuditUpstreamError, Outcome: telemetry.OutcomeError, Side: "server",
+				Method: c.method, RequestID: telemetry.AuditRequestID(c.clientID), ErrorCode: code, Detail: msg})
+		}
 		raw = s.forwardedAnswer(l, c.method, out.Message, m, c.clientID)
 		s.cacheStore(c, m)
 	case out.Kind == translators.Emulate && c.upRaw != nil && s.inputRequired(ctx, l, c, m):
 		return nil // 4.M6: the input requests went to the client
 	default:
 		raw = s.refusal(c.clientID, c.method, l.clientRev, out)
+		if s.cfg.Audit != nil {
+			code, msg := errorOf(raw)
+			s.audit(ctx, telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: telemetry.OutcomeRejected, Side: "server",
+				Method: c.method, RequestID: telemetry.AuditRequestID(c.clientID), ErrorCode: code, Detail: msg})
+		}
 	}
 	s.replyClient(ctx, c.clientID, c.batch, raw)
 	return nil
@@ -1242,6 +1282,9 @@ func (s *session) validate(ctx context.Context, rev schemas.Revision, m *jsonrpc
 	var ve *schemas.ValidationError
 	if !errors.As(err, &ve) {
 		ve = &schemas.ValidationError{Revision: rev, Method: m.Method, Issues: []schemas.Issue{{Message: err.Error()}}}
+	}
+	if s.cfg.Audit != nil {
+		s.auditInvalid(ctx, m, from, method, mode, ve)
 	}
 	if mode == Strict {
 		s.log.Warn("relay: invalid message refused", "from", from, "kind", m.Kind, "err", err)

@@ -23,6 +23,9 @@ const (
 	AuditValidationRejected = "validation_rejected"
 	// AuditPolicyDecision: an authorization or policy decision.
 	AuditPolicyDecision = "policy_decision"
+	// AuditUpstreamError: the upstream answered a client request with a
+	// JSON-RPC error, relayed to the client.
+	AuditUpstreamError = "upstream_error"
 )
 
 // Audit outcomes (Event.Outcome).
@@ -33,6 +36,27 @@ const (
 	OutcomeDenied   = "denied"   // a policy denied it
 	OutcomeError    = "error"    // failed for another reason
 )
+
+// AuditRequestID renders a raw JSON-RPC id as Event.RequestID wants it
+// (as jsonrpc.request.id: a string decoded, a number as written; "" for
+// none or null).
+func AuditRequestID(id []byte) string { return idString(id) }
+
+// AuditClient reads initialize's clientInfo (raw JSON, may be nil) and the
+// connection's address into a ClientInfo; nil when all are empty.
+func AuditClient(clientInfo []byte, address string) *ClientInfo {
+	var ci struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}
+	if len(clientInfo) > 0 {
+		_ = json.Unmarshal(clientInfo, &ci)
+	}
+	if ci.Name == "" && ci.Version == "" && address == "" {
+		return nil
+	}
+	return &ClientInfo{Name: ci.Name, Version: ci.Version, Address: address}
+}
 
 // EventAudit is the name of the span event an audit event becomes.
 const EventAudit = "mcpbroker.audit"

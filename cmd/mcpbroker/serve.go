@@ -202,7 +202,16 @@ func runServe(cmd *cobra.Command, cfg serveConfig) error {
 		return err
 	}
 	defer stopTelemetry()
-	rcfg := relay.Config{Logger: logger, RequestTimeout: cfg.RequestTimeout, Telemetry: tel, LogPayloads: cfg.Telemetry.LogPayloads}
+	audit, err := openAudit(cfg.Telemetry, cfg.Stdio)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := audit.Close(); err != nil {
+			logger.Warn("closing the audit sink", "err", err)
+		}
+	}()
+	rcfg := relay.Config{Logger: logger, RequestTimeout: cfg.RequestTimeout, Telemetry: tel, LogPayloads: cfg.Telemetry.LogPayloads, Audit: audit}
 	if rcfg.ClientValidation, err = parseMode("client-validation", cfg.ClientValidation); err != nil {
 		return err
 	}

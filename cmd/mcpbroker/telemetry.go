@@ -27,6 +27,7 @@ type telemetryConfig struct {
 	OTelServiceName string `mapstructure:"otel-service-name"`
 	AdminListen     string `mapstructure:"admin-listen"`
 	LogPayloads     bool   `mapstructure:"log-payloads"`
+	AuditFile       string `mapstructure:"audit-file"`
 }
 
 // addTelemetryFlags adds the observability flags of serve. Their defaults
@@ -41,6 +42,20 @@ func addTelemetryFlags(f *pflag.FlagSet) {
 	f.String("otel-service-name", "", "service.name of the broker's telemetry (default: OTEL_SERVICE_NAME, else mcpbroker)")
 	f.String("admin-listen", "", "admin listener address (e.g. 127.0.0.1:9090) serving /metrics (Prometheus), /healthz and /readyz; empty: none")
 	f.Bool("log-payloads", false, "log message payloads at debug level (they may carry secrets)")
+	f.String("audit-file", "", "write audit events (docs/audit.md) as JSON lines to this file (appended, mode 0600), or to stdout or stderr; empty: none")
+}
+
+// openAudit opens the --audit-file sink: nil when none. Standard output
+// is refused with --stdio, whose MCP stream it would corrupt.
+func openAudit(c telemetryConfig, stdio bool) (*telemetry.Audit, error) {
+	if stdio && (c.AuditFile == "stdout" || c.AuditFile == "-") {
+		return nil, usageErr("--audit-file %s with --stdio: standard output is the MCP stream; use a file or stderr", c.AuditFile)
+	}
+	a, err := telemetry.OpenAudit(c.AuditFile)
+	if err != nil {
+		return nil, usageErr("--audit-file: %w", err)
+	}
+	return a, nil
 }
 
 // telemetryOptions is what serve needs of the configuration: the Config

@@ -61,3 +61,32 @@ func TestTelemetryFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditFileFlag(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	cfg, err := loadServeConfig(serveViper(t, "--audit-file", file), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openAudit(cfg.Telemetry, false)
+	if err != nil || a == nil {
+		t.Fatalf("openAudit(%s) = %v, %v", file, a, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := openAudit(telemetryConfig{}, true); a != nil || err != nil {
+		t.Errorf("no --audit-file: %v, %v; want none", a, err)
+	}
+	for _, dest := range []string{"stdout", "-"} {
+		if _, err := openAudit(telemetryConfig{AuditFile: dest}, true); err == nil {
+			t.Errorf("--audit-file %s with --stdio accepted", dest)
+		}
+	}
+	if a, err := openAudit(telemetryConfig{AuditFile: "stderr"}, true); a == nil || err != nil {
+		t.Errorf("--audit-file stderr with --stdio: %v, %v", a, err)
+	}
+	if _, err := openAudit(telemetryConfig{AuditFile: filepath.Join(t.TempDir(), "no", "such", "dir", "a")}, false); err == nil {
+		t.Error("an audit file in a missing directory accepted")
+	}
+}
