@@ -26,12 +26,15 @@ import (
 )
 
 // TestServeTracesToJaeger runs `mcpbroker serve` exporting to a real
-// Jaeger over OTLP gRPC, in front of the demo server at 2025-11-25, and a
-// traced 2024-11-05 fixture client calling a tool with its trace context
-// in params._meta. Jaeger's query API must hold one trace with the
-// client's span, the broker's SERVER span under it, and the broker's
-// validation, translation and CLIENT spans under that; the admin
-// listener's /metrics must count the call in
+// Jaeger over OTLP gRPC, in front of the demo server at 2025-11-25 (itself
+// traced: demo-server --otel-endpoint), and a traced 2024-11-05 fixture
+// client calling a tool with its trace context in params._meta. Jaeger's
+// query API must hold one trace with the client's span, the broker's
+// SERVER span under it, the broker's validation, translation and CLIENT
+// spans under that, and the demo server's SERVER span under the CLIENT
+// span. A second call carries its trace context only in the HTTP headers
+// of the client's POST: the broker's SERVER span continues that trace.
+// The admin listener's /metrics must count the calls in
 // mcp_server_operation_duration_seconds.
 func TestServeTracesToJaeger(t *testing.T) {
 	if testing.Short() {
@@ -43,7 +46,7 @@ func TestServeTracesToJaeger(t *testing.T) {
 	addr, admin := brokerproc.ServeAdmin(t, bin, []string{"OTEL_METRICS_EXPORTER=none"},
 		"--otel-exporter", "otlp-grpc", "--otel-endpoint", j.OTLPGRPC, "--otel-insecure",
 		"--otel-service-name", service, "--otel-sample-ratio", "1", "--admin-listen", "127.0.0.1:0",
-		"--upstream-cmd", bin+" demo-server --revision 2025-11-25")
+		"--upstream-cmd", bin+" demo-server --revision 2025-11-25 --otel-endpoint "+j.OTLPGRPC+" --otel-service-name "+service+"-demo")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -79,6 +82,13 @@ func TestServeTracesToJaeger(t *testing.T) {
 		t.Fatalf("tools/call: %v", err)
 	}
 	span.End()
+	// The second call: no _meta, the trace context in the POST's headers
+	// (DialHTTP injects Send's context).
+	hctx, hspan := tp.Tracer("fixture").Start(ctx, "tools/call echo", trace.WithSpanKind(trace.SpanKindClient))
+	if _, err := c.Call(hctx, "tools/call", json.RawMessage(`{"name":"echo","arguments":{"text":"headers"}}`)); err != nil {
+		t.Fatalf("tools/call: %v", err)
+	}
+	hspan.End()
 	if err := tp.ForceFlush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +136,19 @@ func TestServeTracesToJaeger(t *testing.T) {
 			translations++
 		}
 	}
+	// The demo server exports on its own schedule: wait for its span.
+	demoSpan := waitSpan(t, j, traceID, 20*time.Second, func(tr jaegerproc.Trace, s jaegerproc.Span) bool {
+		return tr.Service(s) == service+"-demo"
+	})
+	if demoSpan.OperationName != "tools/call echo" {
+		t.Errorf("demo server span %q, want tools/call echo", demoSpan.OperationName)
+	}
+	if k, _ := demoSpan.Tag("span.kind"); k != "server" {
+		t.Errorf("demo server span kind %q, want server", k)
+	}
+	if demoSpan.Parent() != upstream.SpanID {
+		t.Errorf("demo server span's parent = %s, want the broker's CLIENT span %s", demoSpan.Parent(), upstream.SpanID)
+	}
 	if translations != 2 {
 		t.Errorf("%d translation spans under the SERVER span, want 2 (request and result)", translations)
 	}
@@ -139,12 +162,53 @@ func TestServeTracesToJaeger(t *testing.T) {
 		t.Errorf("no validation span under the SERVER span")
 	}
 
-	if after := scrapeCount(ctx, t, admin, "tools/call"); after != before+1 {
-		t.Errorf("mcp_server_operation_duration_seconds_count{tools/call}: %d before, %d after; want one more", before, after)
+	// The call traced through HTTP headers only: the broker's SERVER
+	// span's parent is the client's span.
+	hid := hspan.SpanContext().TraceID().String()
+	hserver := waitSpan(t, j, hid, 20*time.Second, func(tr jaegerproc.Trace, s jaegerproc.Span) bool {
+		k, _ := s.Tag("span.kind")
+		return tr.Service(s) == service && k == "server" && s.OperationName == "tools/call echo"
+	})
+	if want := hspan.SpanContext().SpanID().String(); hserver.Parent() != want {
+		t.Errorf("broker SERVER span of the header-traced call: parent %s, want the client's span %s", hserver.Parent(), want)
+	}
+
+	if after := scrapeCount(ctx, t, admin, "tools/call"); after != before+2 {
+		t.Errorf("mcp_server_operation_duration_seconds_count{tools/call}: %d before, %d after; want two more", before, after)
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if code := httpStatus(ctx, t, "http://"+admin+path); code != http.StatusOK {
 			t.Errorf("GET %s: %d", path, code)
+		}
+	}
+}
+
+// waitSpan polls Jaeger until trace id holds a span match accepts and
+// returns it; it fails the test after timeout.
+func waitSpan(t *testing.T, j *jaegerproc.Jaeger, id string, timeout time.Duration, match func(jaegerproc.Trace, jaegerproc.Span) bool) jaegerproc.Span {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last jaegerproc.Trace
+	for {
+		tr, ok, err := j.Trace(ctx, id)
+		if err != nil && ctx.Err() == nil {
+			t.Fatal(err)
+		}
+		if ok {
+			last = tr
+			for _, s := range tr.Spans {
+				if match(tr, s) {
+					return s
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("trace %s: no matching span after %v; spans: %+v", id, timeout, last.Spans)
+		case <-tick.C:
 		}
 	}
 }

@@ -205,6 +205,9 @@ func Serve(ctx context.Context, client transport.Conn, cfg Config) error {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	b.handlePrefix = hex.EncodeToString(rnd[:]) + "-"
+	if b.tel = newBridgeTelemetry(cfg.Relay.Telemetry, client); b.tel != nil {
+		defer b.tel.close() // after shutdown
+	}
 	b.lanes = session.New(session.Options[*lane]{
 		MaxSessions: cfg.MaxLanes,
 		IdleTTL:     cfg.LaneIdleTTL,
@@ -297,7 +300,8 @@ type bridge struct {
 	// names no call of this run.
 	handlePrefix string
 	handles      int64
-	idle         chan struct{} // closed by callsChangedLocked while drain waits
+	idle         chan struct{}    // closed by callsChangedLocked while drain waits
+	tel          *bridgeTelemetry // nil when telemetry is off (telemetry.go)
 }
 
 // shutdown closes every lane and waits for their goroutines.
@@ -326,6 +330,9 @@ func (b *bridge) newID(prefix string) json.RawMessage {
 // sendClient sends one frame to the client; related is the client id (in
 // the client Conn's id space) of the request it belongs to.
 func (b *bridge) sendClient(ctx context.Context, raw []byte, related json.RawMessage) {
+	if b.tel != nil {
+		defer b.tel.sent(related, raw)
+	}
 	b.clientMu.Lock()
 	defer b.clientMu.Unlock()
 	if err := b.client.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
@@ -373,6 +380,9 @@ func credentialDigest(h http.Header, names []string) string {
 // ---- from the client ----
 
 func (b *bridge) fromClient(ctx context.Context, tm transport.Message) {
+	if b.tel != nil && tm.Trace != nil {
+		ctx = withHTTPTrace(ctx, tm.Trace)
+	}
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		b.log.Warn("bridge: unreadable client message", "err", err)
@@ -467,6 +477,9 @@ func factsOf(m *jsonrpc.Message) requestFacts {
 }
 
 func (b *bridge) clientRequest(ctx context.Context, m *jsonrpc.Message) {
+	if b.tel != nil {
+		ctx = b.tel.startRequest(ctx, m)
+	}
 	if !b.validate(ctx, m) {
 		return
 	}
@@ -583,6 +596,9 @@ func (b *bridge) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		return
 	}
 	key := jsonrpc.IDKey(reqID.Raw())
+	if b.tel != nil {
+		b.tel.cancelled(key)
+	}
 	b.mu.Lock()
 	c := b.calls[key]
 	var queued []*input

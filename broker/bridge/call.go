@@ -161,7 +161,7 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 	if f.logLevel != "" {
 		b.setLevel(ctx, l)
 	}
-	if err := l.send(ctx, raw, nil); err != nil {
+	if err := l.send(ctx, b.injectLane(ctx, raw), nil); err != nil {
 		if b.endCall(c) {
 			b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		}

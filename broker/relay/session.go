@@ -281,6 +281,9 @@ func (s *session) fromClient(ctx context.Context, tm transport.Message) error {
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.DebugContext(ctx, "relay: from client", "payload", telemetry.Payload(s.cfg.LogPayloads, tm.Raw))
 	}
+	if s.tel != nil && tm.Trace != nil {
+		ctx = httpTraceContext(ctx, tm.Trace)
+	}
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
 		var je *jsonrpc.Error
@@ -455,14 +458,15 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 		}
 		s.remember(m, raw)
 		var up []byte
+		sendCtx := ctx
 		if s.tel != nil {
-			up = s.startUp(ctx, c, uop, m, raw) // before another goroutine can take c
+			sendCtx, up = s.startUp(ctx, c, uop, m, raw) // before another goroutine can take c
 		}
 		s.mu.Unlock()
 		if up == nil {
 			up = withID(raw, m, c.upID)
 		}
-		err := s.sendUp(ctx, up, nil)
+		err := s.sendUp(sendCtx, up, nil) // the CLIENT span's context, for HTTP headers
 		if err == nil {
 			s.arm(c)
 			return
@@ -616,14 +620,16 @@ func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		s.replyClient(ctx, cancelled.clientID, cancelled.batch, nil)
 		raw = translators.SetParam(raw, "requestId", cancelled.upID)
 	}
+	sendCtx := ctx
 	if s.tel != nil {
 		uctx, span := s.tel.p.StartClient(ctx, s.upOp(m.Method, nil, m.Params, l.upRev))
 		if injected, err := telemetry.InjectMessage(uctx, raw); err == nil {
 			raw = injected
 		}
+		sendCtx = uctx
 		defer span.End(telemetry.Result{})
 	}
-	_ = s.sendUp(ctx, raw, nil)
+	_ = s.sendUp(sendCtx, raw, nil)
 }
 
 // clientResponse relays the client's answer to a server request.

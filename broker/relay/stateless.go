@@ -576,6 +576,7 @@ func (s *session) retry(ctx context.Context, l *link, round *mrtrRound) {
 	}
 	n.Set("id", translators.Parse(c.upID))
 	raw := n.Raw()
+	sendCtx := ctx
 	if uop.Method != "" {
 		// The retry is one more CLIENT span of the same client request.
 		uop.ID = c.upID
@@ -584,9 +585,10 @@ func (s *session) retry(ctx context.Context, l *link, round *mrtrRound) {
 		if injected, err := telemetry.InjectMessage(uctx, raw); err == nil {
 			raw = injected
 		}
+		sendCtx = uctx
 	}
 	s.mu.Unlock()
-	if err := s.sendUp(ctx, raw, nil); err != nil {
+	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		if s.take(c.key) != nil {
 			s.endUp(c, telemetry.Failure("transport", err.Error()))
 			s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))

@@ -247,9 +247,10 @@ func resultOf(method string, m *jsonrpc.Message) telemetry.Result {
 // startUp starts the CLIENT span of request m sent upstream as c (child
 // of the SERVER span in ctx; op from upOp, given c's id here) and returns
 // the upstream message, raw with c's id and the span's context injected
-// into its params._meta. Called with s.mu held, so that c.up is set before
-// anyone can take c.
-func (s *session) startUp(ctx context.Context, c *call, op telemetry.Op, m *jsonrpc.Message, raw []byte) []byte {
+// into its params._meta, and the span's context, to send it with (the
+// HTTP transports inject it into the POST's headers). Called with s.mu
+// held, so that c.up is set before anyone can take c.
+func (s *session) startUp(ctx context.Context, c *call, op telemetry.Op, m *jsonrpc.Message, raw []byte) (context.Context, []byte) {
 	op.ID = c.upID
 	uctx, cc := s.tel.p.StartClient(ctx, op)
 	s.tel.setCall(c, &callTelemetry{sctx: ctx, up: cc})
@@ -257,9 +258,18 @@ func (s *session) startUp(ctx context.Context, c *call, op telemetry.Op, m *json
 	out, err := telemetry.InjectMessage(uctx, raw)
 	if err != nil {
 		s.log.Debug("relay: trace context not injected", "err", err)
-		return raw
+		return uctx, raw
 	}
-	return out
+	return uctx, out
+}
+
+// httpTraceContext returns ctx with the trace context of the W3C headers
+// of the HTTP request that carried a client frame. StartServer makes it
+// the parent of the frame's SERVER spans when their params._meta carries
+// none, and a link otherwise (the convention's rule).
+func httpTraceContext(ctx context.Context, h *transport.TraceHeaders) context.Context {
+	mc := telemetry.MetaCarrier{Traceparent: h.Traceparent, Tracestate: h.Tracestate, Baggage: h.Baggage}
+	return telemetry.Propagator().Extract(ctx, &mc)
 }
 
 // linkClientRev and linkUpRev are the revisions of l, zero when nil.

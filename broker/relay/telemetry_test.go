@@ -71,7 +71,7 @@ type telemetryHarness struct {
 	reader *sdkmetric.ManualReader
 }
 
-func startTraced(t *testing.T) telemetryHarness {
+func startTraced(t *testing.T, opts ...harnessOption) telemetryHarness {
 	t.Helper()
 	sink := &spanSink{SpanRecorder: tracetest.NewSpanRecorder(), changed: make(chan struct{})}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sink), sdktrace.WithSampler(sdktrace.AlwaysSample()))
@@ -85,7 +85,7 @@ func startTraced(t *testing.T) telemetryHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: 0, Telemetry: p})
+	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: 0, Telemetry: p}, opts...)
 	h.handshake("2024-11-05", "2025-11-25", "2025-11-25", capsSampling, `{"tools":{}}`)
 	return telemetryHarness{harness: h, spans: sink, reader: reader}
 }

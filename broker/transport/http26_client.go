@@ -263,6 +263,7 @@ func (c *http26ClientConn) Send(ctx context.Context, m Message) error {
 	for k, v := range headersFrom(ctx) {
 		h[http.CanonicalHeaderKey(k)] = v
 	}
+	injectTrace(ctx, h)
 	if msg.IsNotification() {
 		return c.notify(ctx, raw, h)
 	}

@@ -286,7 +286,7 @@ func (s *HTTP2026Server) serveNotification(w http.ResponseWriter, r *http.Reques
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	if err := s.conn.in.put(r.Context(), item{msg: Message{Raw: body}}); err != nil {
+	if err := s.conn.in.put(r.Context(), item{msg: Message{Raw: body, Trace: traceHeaders(r.Header)}}); err != nil {
 		if r.Context().Err() == nil {
 			writeError(w, http.StatusServiceUnavailable, jsonrpc.CodeInternalError, "Service Unavailable: server closed")
 		}
@@ -505,7 +505,7 @@ func (c *http26Conn) serveRequest(w http.ResponseWriter, r *http.Request, m *jso
 		return
 	}
 	defer c.forget(q)
-	if err := c.in.put(r.Context(), item{msg: Message{Raw: raw}}); err != nil {
+	if err := c.in.put(r.Context(), item{msg: Message{Raw: raw, Trace: traceHeaders(r.Header)}}); err != nil {
 		if r.Context().Err() == nil {
 			writeError(w, http.StatusServiceUnavailable, jsonrpc.CodeInternalError, "Service Unavailable: server closed")
 		}

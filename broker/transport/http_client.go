@@ -354,6 +354,7 @@ func (c *httpClientConn) Send(ctx context.Context, m Message) error {
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
+	injectTrace(ctx, req.Header)
 
 	c.mu.Lock()
 	if c.closed {

@@ -313,7 +313,7 @@ func (s *HTTPServer) servePOST(w http.ResponseWriter, r *http.Request) {
 			keys = append(keys, jsonrpc.IDKey(m.ID))
 		}
 	}
-	msg := Message{Raw: body}
+	msg := Message{Raw: body, Trace: traceHeaders(r.Header)}
 	if len(keys) == 0 && nulls == 0 {
 		if !f.Batch && f.Messages[0].IsResponse() {
 			msg.Related = f.Messages[0].ID

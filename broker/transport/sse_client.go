@@ -172,6 +172,7 @@ func (c *sseClientConn) Send(ctx context.Context, m Message) error {
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
+	injectTrace(ctx, req.Header)
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("transport: POST %s: %w", req.URL.Redacted(), err)

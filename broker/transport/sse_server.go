@@ -303,7 +303,7 @@ func (s *SSEServer) servePOST(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, http.StatusBadRequest, frameError(err).Response())
 		return
 	}
-	msg := Message{Raw: body}
+	msg := Message{Raw: body, Trace: traceHeaders(r.Header)}
 	if !f.Batch && f.Messages[0].IsResponse() {
 		msg.Related = f.Messages[0].ID
 	}

@@ -71,6 +71,11 @@ type Message struct {
 	// knows it: a response, or a notification or server request sent on a
 	// request's own stream (Streamable HTTP). Empty when unrelated.
 	Related json.RawMessage
+	// Trace holds the W3C trace headers of the HTTP request that carried
+	// the frame, on the Conns of the client-facing HTTP servers; nil when
+	// the request had none and on other transports. Send ignores it: the
+	// upstream HTTP clients inject the trace context of Send's ctx.
+	Trace *TraceHeaders
 }
 
 // Conn is one MCP session with a peer.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
 
@@ -31,6 +32,8 @@ func Command() *cobra.Command {
 		cacheTTL time.Duration
 		scope    string
 		issuer   string
+		otelAddr string
+		otelName string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo-server --revision R [--listen ADDR]",
@@ -60,7 +63,13 @@ it logs msg="demo-server listening" with the address (addr=HOST:PORT; use
 
 It logs to stderr. In strict mode (the default) every message it receives is
 validated against the revision, and invalid requests are answered with a
-JSON-RPC error.`,
+JSON-RPC error.
+
+With --otel-endpoint HOST:PORT it is a traced MCP server: every request it
+answers gets a SERVER span, exported over OTLP gRPC (without TLS) to that
+collector, whose parent is the W3C trace context in the request's
+params._meta (what mcpbroker injects), so the server's span joins the
+broker's trace. --otel-service-name names it (default demo-server).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if revision == "" {
@@ -80,6 +89,23 @@ JSON-RPC error.`,
 				ctx = context.Background()
 			}
 			opts := []Option{WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow), WithCacheHints(cacheTTL, scope)}
+			if otelAddr != "" {
+				p, err := telemetry.Setup(ctx, telemetry.Config{
+					Exporter: telemetry.ExporterOTLPGRPC, MetricsExporter: telemetry.ExporterNone,
+					Endpoint: otelAddr, Insecure: true, ServiceName: otelName,
+				})
+				if err != nil {
+					return fmt.Errorf("demo-server: telemetry: %w", err)
+				}
+				defer func() {
+					sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+					defer cancel()
+					if err := p.Shutdown(sctx); err != nil {
+						logger.Warn("demo-server: telemetry shutdown", "err", err)
+					}
+				}()
+				opts = append(opts, WithTelemetry(p))
+			}
 			if issuer != "" {
 				if listen == "" {
 					return errors.New("demo-server: --require-token-from needs --listen")
@@ -109,5 +135,7 @@ JSON-RPC error.`,
 	f.DurationVar(&cacheTTL, "cache-ttl", DefaultCacheTTL, "2026-07-28: ttlMs of list results and server/discover (resources/read always says 0)")
 	f.StringVar(&scope, "cache-scope", DefaultCacheScope, "2026-07-28: cacheScope of list, read and server/discover results: public or private")
 	f.StringVar(&issuer, "require-token-from", "", "with --listen: accept only access tokens this OAuth issuer issued for the server (checked by introspection); answer others 401 with WWW-Authenticate resource_metadata")
+	f.StringVar(&otelAddr, "otel-endpoint", "", "export a SERVER span per request over OTLP gRPC (insecure) to this HOST:PORT, continuing the trace in params._meta")
+	f.StringVar(&otelName, "otel-service-name", "demo-server", "with --otel-endpoint: the service.name of the spans")
 	return cmd
 }

@@ -53,6 +53,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -168,7 +169,8 @@ type Server struct {
 	cacheTTL    time.Duration
 	cacheScope  string
 	stateTTL    time.Duration
-	tokenIssuer func() string // WithTokenIssuer (oauth.go)
+	tokenIssuer func() string       // WithTokenIssuer (oauth.go)
+	tel         *telemetry.Provider // WithTelemetry (telemetry.go)
 
 	stateKey []byte                             // signs requestState tokens (2026-07-28)
 	hub      *hub                               // open subscriptions/listen streams (2026-07-28)
@@ -245,7 +247,7 @@ func (s *Server) Serve(ctx context.Context, conn transport.Conn) error {
 		Strict:         s.strict,
 		Validator:      s.validator,
 		Logger:         s.log,
-		Handler:        ss.handle,
+		Handler:        s.traced(ss.handle, conn),
 		OnNotification: ss.notified,
 		IDPrefix:       "demo-",
 	}

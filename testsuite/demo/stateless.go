@@ -80,7 +80,7 @@ func (st *stateless) newPeer(conn transport.Conn, checked []string, onDone func(
 		Strict:    s.strict,
 		Validator: s.validator,
 		Logger:    s.log,
-		Handler:   ss.handleStateless,
+		Handler:   s.traced(ss.handleStateless, conn),
 		IDPrefix:  "demo-",
 		Admit:     s.admitVersion,
 	}

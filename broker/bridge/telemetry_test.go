@@ -1,0 +1,175 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
+	"github.com/mcpbroker/mcpbroker/broker/transport"
+)
+
+// spanLog records ended spans and wakes waiters.
+type spanLog struct {
+	*tracetest.SpanRecorder
+	mu      sync.Mutex
+	changed chan struct{}
+}
+
+func (s *spanLog) OnEnd(sp sdktrace.ReadOnlySpan) {
+	s.SpanRecorder.OnEnd(sp)
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// wait returns the one ended span match accepts, waiting for it.
+func (s *spanLog) wait(tb testing.TB, what string, match func(sdktrace.ReadOnlySpan) bool) sdktrace.ReadOnlySpan {
+	tb.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		var got []sdktrace.ReadOnlySpan
+		for _, sp := range s.Ended() {
+			if match(sp) {
+				got = append(got, sp)
+			}
+		}
+		if len(got) == 1 {
+			return got[0]
+		}
+		if len(got) > 1 {
+			tb.Fatalf("%d spans match %s", len(got), what)
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			var b strings.Builder
+			for _, sp := range s.Ended() {
+				fmt.Fprintf(&b, "%s %q %v\n", sp.SpanKind(), sp.Name(), sp.Attributes())
+			}
+			tb.Fatalf("timed out waiting for %s; ended:\n%s", what, b.String())
+		}
+	}
+}
+
+func spanAttr(sp sdktrace.ReadOnlySpan, key string) string {
+	for _, kv := range sp.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.String()
+		}
+	}
+	return ""
+}
+
+// serverSpan matches the SERVER span of request id at revision rev.
+func serverSpan(rev string, id json.RawMessage) func(sdktrace.ReadOnlySpan) bool {
+	return func(sp sdktrace.ReadOnlySpan) bool {
+		return sp.SpanKind() == trace.SpanKindServer && spanAttr(sp, "mcp.protocol.version") == rev &&
+			(id == nil || spanAttr(sp, "jsonrpc.request.id") == strings.Trim(string(id), `"`))
+	}
+}
+
+func isChild(child, parent sdktrace.ReadOnlySpan) bool {
+	return child.Parent().SpanID() == parent.SpanContext().SpanID() && child.SpanContext().TraceID() == parent.SpanContext().TraceID()
+}
+
+func tracedHarness(t *testing.T) (*harness, *spanLog) {
+	t.Helper()
+	sink := &spanLog{SpanRecorder: tracetest.NewSpanRecorder(), changed: make(chan struct{})}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sink), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	p, err := telemetry.NewProvider(tp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newHarness(t, withConfig(func(c *Config) { c.Relay.Telemetry = p })), sink
+}
+
+// TestBridgeTelemetry: a 2026-07-28 request gets a SERVER span from the
+// bridge, its parent the caller's traceparent in _meta, ended when the
+// InputRequiredResult is sent; the lane's relay SERVER span is its child
+// (the context went down in the lane request's _meta), and the retry has
+// a span of its own that ends with the final result.
+func TestBridgeTelemetry(t *testing.T) {
+	h, spans := tracedHarness(t)
+	const (
+		callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+		callerSpan  = "00f067aa0ba902b7"
+	)
+	c := h.start("tools/call", toolCall(meta(capsAll, "traceparent", "00-"+callerTrace+"-"+callerSpan+"-01")), "")
+	if tp, _ := get(c.up.obj(), "params", "_meta", "traceparent").(string); !strings.Contains(tp, callerTrace) {
+		t.Errorf("upstream traceparent %q, want the caller's trace %s", tp, callerTrace)
+	}
+	c.ask("srv-1", "elicitation/create", elicitationParams, true)
+	reqs, state := c.inputRequired()
+
+	first := spans.wait(t, "the bridge's SERVER span of round 1", serverSpan("2026-07-28", c.id))
+	if first.Name() != "tools/call t" {
+		t.Errorf("bridge span name %q", first.Name())
+	}
+	if got := first.Parent(); got.TraceID().String() != callerTrace || got.SpanID().String() != callerSpan {
+		t.Errorf("bridge SERVER span's parent %s/%s, want the caller's", got.TraceID(), got.SpanID())
+	}
+	if first.Status().Code.String() == "Error" {
+		t.Errorf("InputRequiredResult ended the span with an error: %v", first.Status())
+	}
+
+	rid := c.retry(state, obj{onlyKey(t, reqs): decodeObj([]byte(elicitAnswer))})
+	h.upAnswer("srv-1")
+	c.finish()
+	h.result(rid)
+	retry := spans.wait(t, "the bridge's SERVER span of the retry", serverSpan("2026-07-28", rid))
+	if retry.SpanContext().TraceID().String() != callerTrace {
+		t.Errorf("retry span in trace %s, want the caller's %s", retry.SpanContext().TraceID(), callerTrace)
+	}
+
+	// The lane's relay spans: SERVER (2025-11-25) under the bridge's span
+	// of the request that started the call, CLIENT upstream under it.
+	lane := spans.wait(t, "the lane's relay SERVER span of tools/call", func(sp sdktrace.ReadOnlySpan) bool {
+		return serverSpan("2025-11-25", nil)(sp) && sp.Name() == "tools/call t"
+	})
+	if !isChild(lane, first) {
+		t.Errorf("lane SERVER span's parent %s, want the bridge's SERVER span %s", lane.Parent().SpanID(), first.SpanContext().SpanID())
+	}
+	up := spans.wait(t, "the lane's CLIENT span", func(sp sdktrace.ReadOnlySpan) bool {
+		return sp.SpanKind() == trace.SpanKindClient && sp.Name() == "tools/call t"
+	})
+	if !isChild(up, lane) {
+		t.Errorf("upstream CLIENT span is not the child of the lane's SERVER span")
+	}
+}
+
+// TestBridgeTelemetryHTTPAndCancel: the HTTP request's trace headers are
+// the parent of a request without a trace context in _meta, and a
+// cancelled request's span ends as cancelled.
+func TestBridgeTelemetryHTTPAndCancel(t *testing.T) {
+	h, spans := tracedHarness(t)
+	const httpTrace, httpSpan = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+	id := h.newID()
+	body, _ := json.Marshal(obj{"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": toolCall(meta(capsAll))})
+	m := transport.Message{Raw: body, Trace: &transport.TraceHeaders{Traceparent: "00-" + httpTrace + "-" + httpSpan + "-01"}}
+	if err := h.client.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	h.up.log.wait(t, "the upstream tools/call", isRequest("tools/call"))
+	h.cancelReq(id)
+	sp := spans.wait(t, "the cancelled request's span", serverSpan("2026-07-28", id))
+	if got := sp.Parent(); got.TraceID().String() != httpTrace || got.SpanID().String() != httpSpan {
+		t.Errorf("parent %s/%s, want the HTTP headers' %s/%s", got.TraceID(), got.SpanID(), httpTrace, httpSpan)
+	}
+	if spanAttr(sp, "error.type") != "cancelled" {
+		t.Errorf("error.type %q, want cancelled", spanAttr(sp, "error.type"))
+	}
+}
