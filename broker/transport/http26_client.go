@@ -85,37 +85,7 @@ type call26 struct {
 	key    string
 	cancel context.CancelFunc // aborts the POST
 
-	mu        sync.Mutex
-	state     int        // xWaiting, xDetached or xAbandoned (see exchange)
-	cancelled bool       // CancelRequest or Send's context ended: drop the rest
-	first     chan error // the POST's transport error while Send waits
-}
-
-// report hands a transport error (or nil: the server answered) to a
-// waiting Send; it reports false when Send no longer waits.
-func (x *call26) report(err error) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.state != xWaiting {
-		return false
-	}
-	x.state = xDetached
-	x.first <- err
-	return true
-}
-
-// detach makes Send stop waiting (see exchange.detach).
-func (x *call26) detach(to int) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.state != xWaiting {
-		return false
-	}
-	x.state = to
-	if to == xAbandoned {
-		x.cancelled = true
-	}
-	return true
+	handoff // the POST's transport error while Send waits; cancelled by CancelRequest too
 }
 
 // dropped reports whether what the POST still yields is to be dropped.
@@ -268,7 +238,7 @@ func (c *http26ClientConn) Send(ctx context.Context, m Message) error {
 		return c.notify(ctx, raw, h)
 	}
 
-	x := &call26{id: msg.ID, key: jsonrpc.IDKey(msg.ID), first: make(chan error, 1)}
+	x := &call26{id: msg.ID, key: jsonrpc.IDKey(msg.ID), handoff: newHandoff()}
 	reqCtx, cancelReq := context.WithCancel(c.ctx)
 	x.cancel = cancelReq
 	body := &sentReader{r: bytes.NewReader(raw), sent: make(chan struct{})}

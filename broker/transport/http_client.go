@@ -226,9 +226,7 @@ type exchange struct {
 	isInit  bool
 	news    bool // the exchange found the session expired
 
-	mu    sync.Mutex
-	state int        // xWaiting, xDetached or xAbandoned
-	first chan error // the outcome of the response status, while Send waits
+	handoff // the outcome of the response status, while Send waits
 }
 
 // Exchange states.
@@ -238,29 +236,47 @@ const (
 	xAbandoned        // Send gave up; the answer is dropped
 )
 
-// report hands the outcome of the response status to a waiting Send; it
-// reports false when Send no longer waits.
-func (x *exchange) report(err error) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.state != xWaiting {
+// handoff passes the outcome of a POST from the goroutine that reads its
+// answer to a Send still waiting for it, exactly once: Send either gets it
+// or detaches first, and then the reader routes failures elsewhere.
+type handoff struct {
+	mu    sync.Mutex
+	state int        // xWaiting, xDetached or xAbandoned
+	first chan error // the outcome, while Send waits
+	// cancelled is set when Send abandoned the POST (its context ended)
+	// or the POST's request was cancelled: what it still yields is
+	// dropped.
+	cancelled bool
+}
+
+func newHandoff() handoff { return handoff{first: make(chan error, 1)} }
+
+// report hands the outcome (nil: the server answered) to a waiting Send;
+// it reports false when Send no longer waits.
+func (h *handoff) report(err error) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != xWaiting {
 		return false
 	}
-	x.state = xDetached
-	x.first <- err
+	h.state = xDetached
+	h.first <- err
 	return true
 }
 
 // detach makes Send stop waiting: to = xDetached (body sent) or xAbandoned
 // (Send's context ended). It reports false when the outcome is already
 // reported, which Send then reads from first.
-func (x *exchange) detach(to int) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.state != xWaiting {
+func (h *handoff) detach(to int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != xWaiting {
 		return false
 	}
-	x.state = to
+	h.state = to
+	if to == xAbandoned {
+		h.cancelled = true
+	}
 	return true
 }
 
@@ -307,7 +323,7 @@ func (c *httpClientConn) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("transport: send: %w", err)
 	}
-	x := &exchange{pending: make(map[string]json.RawMessage), first: make(chan error, 1)}
+	x := &exchange{pending: make(map[string]json.RawMessage), handoff: newHandoff()}
 	initialized := false
 	for _, msg := range f.Messages {
 		switch {
