@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/sealed"
+	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 )
 
@@ -71,7 +72,7 @@ func (h *harness) badRetry(method string, params obj, auth, want string) {
 // principalOf is the principal the bridge derives from an Authorization
 // header.
 func principalOf(auth string) string {
-	return credentialDigest(http.Header{"Authorization": {auth}}, []string{"Authorization"})
+	return transport.PrincipalOf(http.Header{"Authorization": {auth}}, []string{"Authorization"})
 }
 
 // Test4M6BadRequestState: retries with a requestState that was tampered

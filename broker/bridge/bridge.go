@@ -36,14 +36,12 @@ package bridge
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -345,9 +343,10 @@ func (b *bridge) replyError(ctx context.Context, id json.RawMessage, code int, m
 	b.sendClient(ctx, jsonrpc.ErrorResponse(id, code, msg, data), id)
 }
 
-// principal returns the digest of the credentials of the client request
-// with that id, or "" when the transport does not say (stdio: one local
-// principal) or no credential header is configured.
+// principal names the credentials of the client request with that id as
+// transport.Principaled names a session's ("" when the transport does not
+// say, as on stdio with its one local principal, or when no credential
+// header is configured).
 func (b *bridge) principal(id json.RawMessage) string {
 	rh, ok := b.client.(transport.RequestHeaders)
 	if !ok || len(b.cfg.CredentialHeaders) == 0 {
@@ -357,24 +356,7 @@ func (b *bridge) principal(id json.RawMessage) string {
 	if !ok {
 		return ""
 	}
-	return credentialDigest(h, b.cfg.CredentialHeaders)
-}
-
-// credentialDigest hashes the values of the named headers, each with its
-// name and a separator so that values cannot run into each other.
-func credentialDigest(h http.Header, names []string) string {
-	d := sha256.New()
-	any := false
-	for _, n := range names {
-		for _, v := range h.Values(n) {
-			any = true
-			fmt.Fprintf(d, "%s\x00%d\x00%s\x00", http.CanonicalHeaderKey(n), len(v), v)
-		}
-	}
-	if !any {
-		return ""
-	}
-	return hex.EncodeToString(d.Sum(nil))
+	return transport.PrincipalOf(h, b.cfg.CredentialHeaders)
 }
 
 // ---- from the client ----

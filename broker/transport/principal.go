@@ -27,6 +27,16 @@ func (sess *httpSession) Principal() string { return sess.srv.bind.principal(ses
 // Principal implements [Principaled].
 func (sess *sseSession) Principal() string { return sess.srv.bind.principal(sess.cred) }
 
+// PrincipalOf returns the Principal a session bound to the request headers
+// named by headers (nil: [DefaultBindHeader]; empty: none) would have for
+// a request with header h, so that components that see requests rather
+// than sessions (the 2026-07-28 bridge) name credentials as [Principaled]
+// does.
+func PrincipalOf(h http.Header, headers []string) string {
+	b := newBinder(headers)
+	return b.principal(b.credentials(&http.Request{Header: h}))
+}
+
 // principal names c, credentials of b's headers, for [Principaled]: ""
 // when b binds nothing or c are the credentials of a request without any
 // of the headers.

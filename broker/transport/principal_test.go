@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"net/http"
 	"testing"
 )
 
@@ -84,5 +85,29 @@ func TestSSEServerPrincipal(t *testing.T) {
 	hs, hps := serve(t, NewHTTPServer(nil), nil)
 	if _, p := initWith(t, hs.URL, hps, "Authorization: Bearer alice"); principalOf(t, p) != alice1 {
 		t.Errorf("alice over Streamable HTTP: %q, over SSE %q: want the same", principalOf(t, p), alice1)
+	}
+}
+
+// TestPrincipalOf: a request-level principal equals the Principal of a
+// session bound by the same headers, and is "" without credentials.
+func TestPrincipalOf(t *testing.T) {
+	b := newBinder(nil)
+	h := http.Header{"Authorization": {"Bearer a"}}
+	if got, want := PrincipalOf(h, nil), b.principal(b.credentials(&http.Request{Header: h})); got != want || got == "" {
+		t.Errorf("PrincipalOf = %q, want the session's %q", got, want)
+	}
+	if PrincipalOf(h, nil) == PrincipalOf(http.Header{"Authorization": {"Bearer b"}}, nil) {
+		t.Error("two credentials share a principal")
+	}
+	for name, tc := range map[string]struct {
+		h       http.Header
+		headers []string
+	}{
+		"no credentials": {http.Header{}, nil},
+		"binding off":    {h, []string{}},
+	} {
+		if got := PrincipalOf(tc.h, tc.headers); got != "" {
+			t.Errorf("%s: %q, want \"\"", name, got)
+		}
 	}
 }
