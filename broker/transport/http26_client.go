@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 
@@ -142,12 +141,9 @@ func DialHTTP2026(ctx context.Context, rawURL string, opts *ClientOptions) (Conn
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(rawURL)
+	u, err := parseEndpoint(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("transport: dial %s: %w", rawURL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("transport: dial %s: scheme must be http or https", rawURL)
+		return nil, err
 	}
 	c := &http26ClientConn{
 		url:     u.String(),

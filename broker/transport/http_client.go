@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -136,12 +135,9 @@ func DialHTTP(ctx context.Context, rawURL string, opts *ClientOptions) (Conn, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(rawURL)
+	u, err := parseEndpoint(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("transport: dial %s: %w", rawURL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("transport: dial %s: scheme must be http or https", rawURL)
+		return nil, err
 	}
 	c := &httpClientConn{
 		url:  u.String(),

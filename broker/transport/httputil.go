@@ -213,3 +213,16 @@ func setSSEHeaders(h http.Header) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 }
+
+// parseEndpoint parses the URL a client transport dials: http or https
+// only.
+func parseEndpoint(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("transport: dial %s: %w", rawURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("transport: dial %s: scheme must be http or https", rawURL)
+	}
+	return u, nil
+}

@@ -43,12 +43,9 @@ func DialSSE(ctx context.Context, rawURL string, opts *ClientOptions) (Conn, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	base, err := url.Parse(rawURL)
+	base, err := parseEndpoint(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("transport: dial %s: %w", rawURL, err)
-	}
-	if base.Scheme != "http" && base.Scheme != "https" {
-		return nil, fmt.Errorf("transport: dial %s: scheme must be http or https", rawURL)
+		return nil, err
 	}
 	c := &sseClientConn{
 		opts:   opts.withDefaults(),
