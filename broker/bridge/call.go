@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/mcpbroker/mcpbroker/broker/sealed"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 	"github.com/mcpbroker/mcpbroker/translators"
 )
@@ -29,16 +28,17 @@ type call struct {
 	laneToken json.RawMessage // the bridge's progress token toward the lane
 
 	// MRTR (4.M6).
-	handle string      // names the call in its requestState
-	digest []byte      // sealed.ParamsDigest of the original params
-	round  int         // InputRequiredResults sent so far
-	asked  []*input    // the inputs of the last InputRequiredResult
-	queued []*input    // server requests not yet sent to the client
-	gather *time.Timer // sends the queued inputs when it fires
-	expire *time.Timer // ends the call when the client does not retry
-	held   []heldNote  // notifications while suspended (4.M9)
-	final  []byte      // the answer, when it came while suspended
-	ended  bool        // answered, cancelled or expired
+	handle string          // names the call in its requestState
+	params json.RawMessage // the original params (MRTR methods only)
+	digest []byte          // sealed.ParamsDigest of params, computed at the first suspension
+	round  int             // InputRequiredResults sent so far
+	asked  []*input        // the inputs of the last InputRequiredResult
+	queued []*input        // server requests not yet sent to the client
+	gather *time.Timer     // sends the queued inputs when it fires
+	expire *time.Timer     // ends the call when the client does not retry
+	held   []heldNote      // notifications while suspended (4.M9)
+	final  []byte          // the answer, when it came while suspended
+	ended  bool            // answered, cancelled or expired
 	// upRaw is the request as sent to the lane (MRTR methods only), and
 	// resend is set while a 4.M7 URL elicitation waits for the retry,
 	// which sends upRaw again under a new lane id.
@@ -131,12 +131,9 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 		raw = setMeta(raw, "progressToken", c.laneToken)
 	}
 	if mayNeedInput(m.Method) {
-		c.upRaw = raw
-		if c.digest, err = sealed.ParamsDigest(m.Params); err != nil {
-			l.done()
-			b.replyError(ctx, m.ID, jsonrpc.CodeInvalidParams, "Invalid params: "+err.Error(), nil)
-			return
-		}
+		// Kept for a suspension (4.M6, 4.M7); most calls never have one,
+		// so the params digest waits for the first.
+		c.upRaw, c.params = raw, m.Params
 	}
 	b.mu.Lock()
 	if b.started(clientKey, f.dispatch) {

@@ -117,8 +117,15 @@ func (b *bridge) sendRound(ctx context.Context, c *call) {
 		reqs.Set(in.key, in.request)
 	}
 	c.asked, c.queued = c.queued, nil
-	st := sealed.State{Instance: b.cfg.Instance, Call: c.handle, Method: c.method, ParamsDigest: c.digest, Keys: keys, Round: c.round}
-	token, err := b.cfg.Sealer.SealState(c.principal, st)
+	var token string
+	var err error
+	if c.digest == nil {
+		c.digest, err = sealed.ParamsDigest(c.params)
+	}
+	if err == nil {
+		st := sealed.State{Instance: b.cfg.Instance, Call: c.handle, Method: c.method, ParamsDigest: c.digest, Keys: keys, Round: c.round}
+		token, err = b.cfg.Sealer.SealState(c.principal, st)
+	}
 	id := c.clientID
 	if err != nil {
 		asked := c.asked
@@ -127,7 +134,7 @@ func (b *bridge) sendRound(ctx context.Context, c *call) {
 		if live {
 			c.lane.done()
 		}
-		b.log.Error("bridge: sealing requestState failed", "err", err)
+		b.log.Error("bridge: cannot seal the requestState of a suspended request", "err", err)
 		b.replyError(ctx, id, jsonrpc.CodeInternalError, "mcpbroker: cannot suspend the request: "+err.Error(), nil)
 		b.abandon(ctx, c, asked, "the broker could not suspend the request")
 		return
