@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -99,13 +98,11 @@ func stdioEra(ctx context.Context, conn transport.Conn) (transport.Conn, bool, e
 	}
 	modern := false
 	if msg, err := jsonrpc.Parse(m.Raw); err == nil && msg.Kind == jsonrpc.KindRequest && msg.Method != "initialize" {
-		pv := translators.Parse(msg.Params).Get("_meta").Get("io.modelcontextprotocol/protocolVersion")
-		if rev, err := schemas.ParseRevision(pv.Str()); pv.IsString() && err == nil && rev.Stateless() {
-			modern = true
-		} else if pv.IsString() {
-			var s string
-			_ = json.Unmarshal(pv.Raw(), &s)
-			modern = s != "" // an unknown revision: the bridge answers -32022 (4.L3)
+		// A stateless revision, or one unknown to the broker (the bridge
+		// answers it -32022, 4.L3).
+		if pv := translators.Parse(msg.Params).Get("_meta").Get("io.modelcontextprotocol/protocolVersion"); pv.IsString() && pv.Str() != "" {
+			rev, err := schemas.ParseRevision(pv.Str())
+			modern = err != nil || rev.Stateless()
 		}
 	}
 	return &peekConn{Conn: conn, first: &m}, modern, nil
