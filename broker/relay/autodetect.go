@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -164,8 +165,10 @@ func (s *session) probe(ctx context.Context, m *jsonrpc.Message, c *call, tctx t
 	s.mu.Lock()
 	s.registerLocked(c)
 	s.mu.Unlock()
-	if err := s.sendUp(ctx, discoverRequest(c.upID, tctx), nil); err != nil {
+	sendCtx, raw := s.traceOwn(ctx, c, discoverRequest(c.upID, tctx), true)
+	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		if s.take(c.key) != nil {
+			s.endOwn(telemetry.Failure("transport", err.Error()), c)
 			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
 		}
 		return fmt.Errorf("%w: %w", ErrHandshake, err)
@@ -178,6 +181,7 @@ func (s *session) probe(ctx context.Context, m *jsonrpc.Message, c *call, tctx t
 		return err
 	case <-t.C:
 		if s.take(c.key) != nil {
+			s.endOwn(telemetry.Failure("timeout", "no answer to the era probe"), c)
 			return &legacyUpstream{why: fmt.Sprintf("it did not answer server/discover within %v", d)}
 		}
 		// Answered just now: its outcome is on the way.

@@ -140,13 +140,16 @@ func (s *session) restart(ctx context.Context) error {
 		return nil
 	}
 	fail := func(err error) error {
+		var own []*call
 		s.mu.Lock()
 		for _, c := range s.pending {
 			if c.reinit != nil || c.internal {
 				s.removeLocked(c)
+				own = append(own, c)
 			}
 		}
 		s.mu.Unlock()
+		s.endOwn(telemetry.Failure("handshake", err.Error()), own...)
 		if cerr := up.Close(); cerr != nil {
 			s.log.Debug("relay: closing the failed upstream", "err", cerr)
 		}
@@ -159,7 +162,8 @@ func (s *session) restart(ctx context.Context) error {
 	s.goUpstream(ctx, up)
 	n := translators.Parse(s.upInit)
 	n.Set("id", translators.Parse(c.upID))
-	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
+	sendCtx, raw := s.traceOwn(ctx, c, n.Raw(), true)
+	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		return fail(err)
 	}
 	d := s.cfg.RequestTimeout
@@ -194,7 +198,7 @@ func (s *session) restart(ctx context.Context) error {
 	if o, ok := up.(transport.StreamOpener); ok && listen {
 		o.OpenStream()
 	}
-	if err := s.sendUp(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`), nil); err != nil {
+	if err := s.sendOwn(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)); err != nil {
 		return fail(err)
 	}
 	s.mu.Lock()
@@ -215,9 +219,12 @@ func (s *session) restart(ctx context.Context) error {
 	for i, raw := range replay {
 		n := translators.Parse(raw)
 		n.Set("id", translators.Parse(calls[i].upID))
-		if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
-			s.take(calls[i].key)
-			s.log.Warn("relay: replaying a request to the restarted upstream failed", "err", err)
+		sendCtx, out := s.traceOwn(ctx, calls[i], n.Raw(), true)
+		if err := s.sendUp(sendCtx, out, nil); err != nil {
+			if s.take(calls[i].key) != nil {
+				s.endOwn(telemetry.Failure("transport", err.Error()), calls[i])
+			}
+			s.log.WarnContext(ctx, "relay: replaying a request to the restarted upstream failed", "err", err)
 		}
 	}
 	s.synthGap(ctx, l)
@@ -240,7 +247,7 @@ func (s *session) synthGap(ctx context.Context, l *link) {
 	caps := translators.Parse(l.tctx.ServerCapabilities)
 	for _, list := range []string{"tools", "prompts", "resources"} {
 		if caps.Get(list).Get("listChanged").Bool() {
-			s.sendClient(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/`+list+`/list_changed"}`), nil)
+			s.notifyClient(ctx, "notifications/"+list+"/list_changed", nil, []byte(`{"jsonrpc":"2.0","method":"notifications/`+list+`/list_changed"}`), nil, true)
 		}
 	}
 	s.mu.Lock()
@@ -258,7 +265,7 @@ func (s *session) synthGap(ctx context.Context, l *link) {
 	for _, u := range uris {
 		n := translators.NewJSON(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{}}`)
 		n.Get("params").Set("uri", translators.NewString(u))
-		s.sendClient(ctx, n.Raw(), nil)
+		s.notifyClient(ctx, "notifications/resources/updated", n.Get("params").Raw(), n.Raw(), nil, true)
 	}
 }
 
@@ -296,14 +303,14 @@ func (s *session) abort(reason string) {
 	defer cancel()
 	s.log.Warn("relay: answering pending requests", "reason", reason, "pending", len(calls))
 	for _, c := range calls {
+		s.endUp(c, telemetry.Failure("cancelled", reason))
 		if c.reinit != nil || c.internal {
 			continue
 		}
-		s.endUp(c, telemetry.Failure("cancelled", reason))
 		s.auditCall(ctx, c, jsonrpc.CodeInternalError, reason)
 		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+reason, nil))
 		if !c.init {
-			_ = s.sendUp(ctx, translators.CancelledNotification(c.upID, "mcpbroker: "+reason), nil)
+			_ = s.sendOwn(ctx, translators.CancelledNotification(c.upID, "mcpbroker: "+reason))
 		}
 	}
 }

@@ -563,8 +563,10 @@ func (s *session) expire(key string) {
 
 	ctx := s.ctx
 	msg := fmt.Sprintf("Request timed out: the upstream did not answer within %v", s.cfg.RequestTimeout)
-	s.log.Warn("relay: request timed out", "method", c.method, "id", string(c.clientID), "timeout", s.cfg.RequestTimeout)
-	s.endUp(c, telemetry.Failure("timeout", msg))
+	if sctx := s.endUp(c, telemetry.Failure("timeout", msg)); sctx != nil {
+		ctx = sctx // the client request's SERVER span: the log line, audit event and cancellation belong to it
+	}
+	s.log.WarnContext(ctx, "relay: request timed out", "method", c.method, "id", string(c.clientID), "timeout", s.cfg.RequestTimeout)
 	s.auditCall(ctx, c, CodeRequestTimeout, msg)
 	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, CodeRequestTimeout, msg, nil))
 	if c.init {
@@ -572,7 +574,7 @@ func (s *session) expire(key string) {
 		s.handshake <- fmt.Errorf("%w: initialize timed out after %v", ErrHandshake, s.cfg.RequestTimeout)
 		return
 	}
-	_ = s.sendUp(ctx, translators.CancelledNotification(c.upID, "mcpbroker: request timed out"), nil)
+	_ = s.sendOwn(ctx, translators.CancelledNotification(c.upID, "mcpbroker: request timed out"))
 }
 
 func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
@@ -773,8 +775,10 @@ func (s *session) handshakeSend(ctx context.Context, m *jsonrpc.Message, c *call
 	s.mu.Lock()
 	s.registerLocked(c)
 	s.mu.Unlock()
-	if err := s.sendUp(ctx, request(c.upID), nil); err != nil {
+	sendCtx, raw := s.traceOwn(ctx, c, request(c.upID), true)
+	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		if s.take(c.key) != nil {
+			s.endOwn(telemetry.Failure("transport", err.Error()), c)
 			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
 		}
 		return fmt.Errorf("%w: %w", ErrHandshake, err)
@@ -1034,6 +1038,11 @@ func (s *session) serverRequest(ctx context.Context, m *jsonrpc.Message, related
 
 func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) {
 	l := s.link.Load()
+	if s.tel != nil {
+		var span *telemetry.Call
+		ctx, span = s.startServerRequest(ctx, m, l, related)
+		defer span.End(telemetry.Result{})
+	}
 	if l == nil {
 		s.log.Debug("relay: upstream notification before the handshake dropped", "method", m.Method)
 		return
@@ -1088,7 +1097,7 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 		}
 		raw = translators.SetParam(raw, "requestId", cancelled.brokerID)
 	}
-	s.sendClient(ctx, raw, rel)
+	s.notifyClient(ctx, m.Method, m.Params, raw, rel, false)
 }
 
 // serverResponse relays the server's answer to a client request (or
@@ -1115,6 +1124,11 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		s.log.Debug("relay: upstream response to an unknown, cancelled or expired request dropped", "id", string(m.ID))
 		return nil
 	}
+	if s.tel != nil {
+		if sctx := s.endUp(c, resultOf(c.method, m)); sctx != nil {
+			ctx = sctx // the SERVER span's: validation and translation of the answer are its children
+		}
+	}
 	switch {
 	case c.reinit != nil:
 		c.reinit <- m
@@ -1133,11 +1147,6 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return s.finishHandshake(ctx, c, m)
 	}
 	l := s.link.Load()
-	if s.tel != nil {
-		if sctx := s.endUp(c, resultOf(c.method, m)); sctx != nil {
-			ctx = sctx // the SERVER span's: validation and translation of the answer are its children
-		}
-	}
 	if m = s.toolHeaderAnswer(l, c, m); m == nil {
 		return nil // 4.T5: sent again with fresh x-mcp-header annotations
 	}

@@ -237,7 +237,8 @@ func (s *session) relisten(ctx context.Context, l *link, w *waiter) string {
 	}
 	s.mu.Unlock()
 	if old != nil {
-		_ = s.sendUp(ctx, translators.CancelledNotification(old.upID, "mcpbroker: subscription set changed"), nil)
+		s.endOwn(telemetry.Failure("cancelled", "subscription set changed"), old)
+		_ = s.sendOwn(ctx, translators.CancelledNotification(old.upID, "mcpbroker: subscription set changed"))
 		s.releaseWaiters(ctx, old.key, nil)
 	}
 	if c == nil {
@@ -261,9 +262,12 @@ func (s *session) relisten(ctx context.Context, l *link, w *waiter) string {
 	n := translators.NewJSON(`{"jsonrpc":"2.0","method":"subscriptions/listen"}`)
 	n.Set("id", translators.Parse(c.upID))
 	n.Set("params", params)
-	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
-		s.take(c.key)
-		s.log.Warn("relay: opening the upstream subscriptions/listen failed", "err", err)
+	sendCtx, raw := s.traceOwn(ctx, c, n.Raw(), true)
+	if err := s.sendUp(sendCtx, raw, nil); err != nil {
+		if s.take(c.key) != nil {
+			s.endOwn(telemetry.Failure("transport", err.Error()), c)
+		}
+		s.log.WarnContext(ctx, "relay: opening the upstream subscriptions/listen failed", "err", err)
 		s.releaseWaiters(ctx, c.key, nil)
 	}
 	return c.key

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 	"github.com/mcpbroker/mcpbroker/translators"
@@ -475,7 +476,8 @@ func (s *session) cancelTaskCall(ctx context.Context, callKey, reason string) {
 	}
 	s.mu.Unlock()
 	if c != nil {
-		_ = s.sendUp(ctx, translators.CancelledNotification(c.upID, reason), nil)
+		s.endOwn(telemetry.Failure("cancelled", reason), c)
+		_ = s.sendOwn(ctx, translators.CancelledNotification(c.upID, reason))
 		return
 	}
 	if round != nil {

@@ -428,3 +428,117 @@ func (s *session) tracedInitialize(ctx context.Context, m *jsonrpc.Message) erro
 	span.End(r)
 	return err
 }
+
+// upRevOf is the revision of the upstream hop for a message of method the
+// broker sends with params: the link's once the handshake is done, the
+// offered protocolVersion for its initialize, 2026-07-28 for its
+// server/discover.
+func (s *session) upRevOf(method string, params []byte) schemas.Revision {
+	if l := s.link.Load(); l != nil {
+		return l.upRev
+	}
+	switch method {
+	case methodInitialize:
+		if r, err := schemas.ParseRevision(translators.Parse(params).Get("protocolVersion").Str()); err == nil {
+			return r
+		}
+	case methodDiscover:
+		return schemas.V20260728
+	}
+	return 0
+}
+
+// markOwn sets mcpbroker.origin=broker on the span of c, a message of the
+// broker's own account.
+func markOwn(c *telemetry.Call) {
+	if sp := c.Span(); sp.IsRecording() {
+		sp.SetAttributes(telemetry.AttrOrigin.String(telemetry.OriginBroker))
+	}
+}
+
+// traceOwn starts the CLIENT span of a request c that the broker sends
+// upstream as raw (c registered, raw carrying c's id), child of the span
+// in ctx (the client request that caused it; a root span when there is
+// none). own marks it mcpbroker.origin=broker; a resend of a client's
+// request is not the broker's own. The span ends with c's answer (endUp)
+// or when the session ends. It returns the context to send raw with and
+// raw with the span's context in params._meta; with telemetry off, ctx
+// and raw.
+func (s *session) traceOwn(ctx context.Context, c *call, raw []byte, own bool) (context.Context, []byte) {
+	if s.tel == nil {
+		return ctx, raw
+	}
+	m, err := jsonrpc.Parse(raw)
+	if err != nil {
+		return ctx, raw
+	}
+	uctx, cc := s.tel.p.StartClient(ctx, s.upOp(m.Method, c.upID, m.Params, s.upRevOf(m.Method, m.Params)))
+	if own {
+		markOwn(cc)
+	}
+	s.tel.setCall(c, &callTelemetry{sctx: ctx, up: cc})
+	out, err := telemetry.InjectMessage(uctx, raw)
+	if err != nil {
+		s.log.DebugContext(uctx, "relay: trace context not injected", "err", err)
+		return uctx, raw
+	}
+	return uctx, out
+}
+
+// sendOwn sends raw, a notification of the broker's own account
+// (notifications/initialized after a restart, notifications/cancelled),
+// upstream in a CLIENT span marked mcpbroker.origin=broker, child of the
+// span in ctx, its context injected into params._meta.
+func (s *session) sendOwn(ctx context.Context, raw []byte) error {
+	if s.tel == nil {
+		return s.sendUp(ctx, raw, nil)
+	}
+	m, err := jsonrpc.Parse(raw)
+	if err != nil {
+		return s.sendUp(ctx, raw, nil)
+	}
+	uctx, cc := s.tel.p.StartClient(ctx, s.upOp(m.Method, nil, m.Params, s.upRevOf(m.Method, m.Params)))
+	markOwn(cc)
+	if out, ierr := telemetry.InjectMessage(uctx, raw); ierr == nil {
+		raw = out
+	}
+	err = s.sendUp(uctx, raw, nil)
+	var r telemetry.Result
+	if err != nil {
+		r = telemetry.Failure("transport", err.Error())
+	}
+	cc.End(r)
+	return err
+}
+
+// endOwn ends the CLIENT spans of the broker's own requests calls, taken
+// from pending without an answer, with r.
+func (s *session) endOwn(r telemetry.Result, calls ...*call) {
+	if s.tel == nil {
+		return
+	}
+	for _, c := range calls {
+		s.endUp(c, r)
+	}
+}
+
+// notifyClient sends the notification raw (of method, with params as the
+// peer sent them, for the span's target) to the client, in a CLIENT span
+// child of the span in ctx (the SERVER span of the server's notification,
+// or the cause of a notification of the broker's own, own set: marked
+// mcpbroker.origin=broker) whose context goes into raw's params._meta.
+func (s *session) notifyClient(ctx context.Context, method string, params, raw []byte, related json.RawMessage, own bool) {
+	if s.tel == nil {
+		s.sendClient(ctx, raw, related)
+		return
+	}
+	cctx, cc := s.tel.p.StartClient(ctx, s.clientOp(method, nil, params, linkClientRev(s.link.Load())))
+	if own {
+		markOwn(cc)
+	}
+	if out, err := telemetry.InjectMessage(cctx, raw); err == nil {
+		raw = out
+	}
+	s.sendClient(cctx, raw, related)
+	cc.End(telemetry.Result{})
+}

@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 	"github.com/mcpbroker/mcpbroker/translators"
@@ -360,8 +363,10 @@ func (s *session) resendAfterMismatch(ctx context.Context, l *link, c *call, m *
 	})
 	req := translators.Parse(c.upRaw)
 	req.Set("id", translators.Parse(n.upID))
-	if err := s.sendUp(ctx, req.Raw(), nil); err != nil {
+	sendCtx, raw := s.traceOwn(ctx, n, req.Raw(), false)
+	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		if s.take(n.key) != nil {
+			s.endOwn(telemetry.Failure("transport", err.Error()), n)
 			s.replyClient(ctx, n.clientID, n.batch, jsonrpc.ErrorResponse(n.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 		}
 		return
@@ -459,8 +464,11 @@ func (s *session) ownRequest(ctx context.Context, l *link, method, cursor string
 	n.Set("id", translators.Parse(c.upID))
 	n.Set("method", translators.NewString(method))
 	n.Set("params", params)
-	if err := s.sendUp(ctx, n.Raw(), nil); err != nil {
-		s.take(c.key)
+	sendCtx, raw := s.traceOwn(ctx, c, n.Raw(), true)
+	if err := s.sendUp(sendCtx, raw, nil); err != nil {
+		if s.take(c.key) != nil {
+			s.endOwn(telemetry.Failure("transport", err.Error()), c)
+		}
 		return nil, err
 	}
 	select {
@@ -474,7 +482,8 @@ func (s *session) ownRequest(ctx context.Context, l *link, method, cursor string
 		return translators.Parse(m.Result), nil
 	case <-ctx.Done():
 		if s.take(c.key) != nil {
-			_ = s.sendUp(s.ctx, translators.CancelledNotification(c.upID, "mcpbroker: "+method+" took too long"), nil)
+			s.endOwn(telemetry.Failure("timeout", method+" took too long"), c)
+			_ = s.sendOwn(trace.ContextWithSpanContext(s.ctx, trace.SpanContextFromContext(ctx)), translators.CancelledNotification(c.upID, "mcpbroker: "+method+" took too long"))
 		}
 		return nil, fmt.Errorf("relay: %s: %w", method, ctx.Err())
 	}

@@ -62,7 +62,15 @@ const (
 	AttrErrorKind = attribute.Key("mcpbroker.error.kind")
 	// AttrCacheMethod is the method of a cache lookup.
 	AttrCacheMethod = attribute.Key("mcpbroker.cache.method")
+	// AttrOrigin is set to [OriginBroker] on the CLIENT spans of messages
+	// the broker sends on its own account (its initialize, server/discover,
+	// replays after a restart, subscriptions/listen, tools/list refreshes,
+	// cancellations), not forwarded from a peer.
+	AttrOrigin = attribute.Key("mcpbroker.origin")
 )
+
+// OriginBroker is the [AttrOrigin] of a message the broker originates.
+const OriginBroker = "broker"
 
 // OperationExecuteTool is the gen_ai.operation.name of tools/call, the
 // only method the convention gives one.

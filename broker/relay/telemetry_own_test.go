@@ -1,0 +1,214 @@
+package relay
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
+	"github.com/mcpbroker/mcpbroker/broker/transport"
+	"github.com/mcpbroker/mcpbroker/schemas"
+)
+
+// tracedProvider is a telemetry provider recording into a span sink.
+func tracedProvider(t *testing.T) (*telemetry.Provider, *spanSink) {
+	t.Helper()
+	sink := &spanSink{SpanRecorder: tracetest.NewSpanRecorder(), changed: make(chan struct{})}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sink), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	mp := sdkmetric.NewMeterProvider()
+	t.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	p, err := telemetry.NewProvider(tp, mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, sink
+}
+
+// awaitOne waits for exactly one span of that kind, name and attributes.
+func (s *spanSink) awaitOne(t *testing.T, kind trace.SpanKind, name string, want map[string]string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	spans := s.await(t, kind.String()+" "+name, func(sp []sdktrace.ReadOnlySpan) bool {
+		return len(find(sp, kind, name, match(want))) > 0
+	})
+	return one(t, spans, kind, name, match(want))
+}
+
+// awaitChild waits for exactly one span of that kind and name, child of
+// parent, with the attributes want.
+func (s *spanSink) awaitChild(t *testing.T, kind trace.SpanKind, name string, parent sdktrace.ReadOnlySpan, want map[string]string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	pid := parent.SpanContext().SpanID()
+	under := func(sp []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+		var out []sdktrace.ReadOnlySpan
+		for _, x := range find(sp, kind, name, match(want)) {
+			if x.Parent().SpanID() == pid {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	spans := s.await(t, kind.String()+" "+name, func(sp []sdktrace.ReadOnlySpan) bool { return len(under(sp)) > 0 })
+	got := under(spans)
+	if len(got) != 1 {
+		t.Fatalf("want one %s span %q under %q, got %d:\n%s", kind, name, parent.Name(), len(got), describeSpans(spans))
+	}
+	return got[0]
+}
+
+// wantTraceparent checks that a message's params._meta.traceparent names
+// span.
+func wantTraceparent(t *testing.T, what string, o obj, span sdktrace.ReadOnlySpan) {
+	t.Helper()
+	want := `"00-` + span.SpanContext().TraceID().String() + `-` + span.SpanContext().SpanID().String() + `-01"`
+	wantEq(t, what+" traceparent", get(o, "params", "_meta", "traceparent"), want)
+}
+
+var ownAttrs = map[string]string{"mcpbroker.origin": "broker", "network.transport": "pipe"}
+
+// TestTelemetryBrokerInitialize: the broker's initialize toward the
+// upstream is a CLIENT span marked mcpbroker.origin=broker, child of the
+// client's initialize, with the offered revision, and the server receives
+// its context.
+func TestTelemetryBrokerInitialize(t *testing.T) {
+	p, sink := tracedProvider(t)
+	h := start(t, Config{Validator: testValidator(t), Telemetry: p})
+	_, serverSaw := h.handshake("2024-11-05", "2025-11-25", "2025-11-25", capsSampling, `{"tools":{}}`)
+	client := sink.awaitOne(t, trace.SpanKindClient, "initialize", with(ownAttrs,
+		"mcp.method.name", "initialize", "mcp.protocol.version", "2025-11-25", "jsonrpc.request.id", "1"))
+	server := sink.awaitOne(t, trace.SpanKindServer, "initialize", nil)
+	wantChild(t, client, server)
+	wantTraceparent(t, "upstream initialize", serverSaw, client)
+	if attrs(server)["mcpbroker.origin"] != "" {
+		t.Errorf("the client's initialize is marked as the broker's own")
+	}
+}
+
+// TestTelemetryBrokerRestart: after the upstream is lost, the request that
+// restarts it is the parent of the broker's initialize and
+// notifications/initialized to the new upstream (both origin broker), and
+// of the forwarded request, which is not marked.
+func TestTelemetryBrokerRestart(t *testing.T) {
+	p, sink := tracedProvider(t)
+	h := start(t, Config{Validator: testValidator(t), Telemetry: p})
+	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	h.client.send(`{"jsonrpc":"2.0","id":"sub","method":"resources/subscribe","params":{"uri":"file:///a"}}`)
+	sub := h.server.recvObj()
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(sub["id"]) + `,"result":{}}`)
+	h.client.recvObj()
+	h.loseUpstream()
+
+	h.client.send(toolCall)
+	srv := <-h.redials
+	init := srv.recvObj()
+	srv.send(`{"jsonrpc":"2.0","id":` + str(init["id"]) + `,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"s","version":"2"}}}`)
+	note := srv.recvObj()
+	wantEq(t, "after initialize", note["method"], `"notifications/initialized"`)
+	replay := srv.recvObj()
+	wantEq(t, "replayed", replay["method"], `"resources/subscribe"`)
+	srv.send(`{"jsonrpc":"2.0","id":` + str(replay["id"]) + `,"result":{}}`)
+	call := srv.recvObj()
+	wantEq(t, "forwarded", call["method"], `"tools/call"`)
+	srv.send(`{"jsonrpc":"2.0","id":` + str(call["id"]) + `,"result":{"content":[]}}`)
+	h.client.recvAnswer()
+
+	cause := sink.awaitOne(t, trace.SpanKindServer, "tools/call echo", nil)
+	for _, tc := range []struct {
+		name string
+		saw  obj
+	}{
+		{"initialize", init},
+		{"notifications/initialized", note},
+		{"resources/subscribe", replay},
+	} {
+		sp := sink.awaitChild(t, trace.SpanKindClient, tc.name, cause, with(ownAttrs, "mcp.protocol.version", "2025-11-25", "mcp.method.name", tc.name))
+		wantTraceparent(t, tc.name, tc.saw, sp)
+	}
+	sink.awaitChild(t, trace.SpanKindClient, "resources/subscribe", cause, with(ownAttrs, "mcp.resource.uri", "file:///a"))
+	// The client hears of what may have changed meanwhile (4.T8), in
+	// notifications of the broker's own.
+	sink.awaitChild(t, trace.SpanKindClient, "notifications/resources/updated", cause, with(ownAttrs, "mcp.resource.uri", "file:///a"))
+	forwarded := sink.awaitOne(t, trace.SpanKindClient, "tools/call echo", nil)
+	if attrs(forwarded)["mcpbroker.origin"] != "" {
+		t.Errorf("a forwarded request is marked as the broker's own")
+	}
+}
+
+// TestTelemetryBrokerStateless: toward a 2026-07-28 upstream, the broker's
+// server/discover and subscriptions/listen are CLIENT spans of origin
+// broker under the client's initialize, and its tools/list refresh (4.T5)
+// is one under the tools/call that needed it.
+func TestTelemetryBrokerStateless(t *testing.T) {
+	p, sink := tracedProvider(t)
+	up := &headerConn{carries: true, sent: map[string]http.Header{}}
+	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: schemas.V20260728, Telemetry: p},
+		withWrapUp(func(c transport.Conn) transport.Conn {
+			up.Conn = c
+			return up
+		}))
+	h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`)
+	d := h.server.recvObj()
+	wantEq(t, "probe", d["method"], `"server/discover"`)
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(d["id"]) + `,"result":{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{"listChanged":true}},"ttlMs":0,"cacheScope":"private"}}`)
+	listen := h.server.recvObj()
+	wantEq(t, "listen", listen["method"], `"subscriptions/listen"`)
+	h.client.recvObj()
+
+	h.client.send(`{"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"route","arguments":{"region":"eu"}}}`)
+	list := h.server.recvObj()
+	answerList(t, h, list, "", routeTool("Region", "Priority", "Urgent"))
+	call := h.server.recvObj()
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(call["id"]) + `,"result":{"resultType":"complete","content":[]}}`)
+	h.client.recvObj()
+
+	initSpan := sink.awaitOne(t, trace.SpanKindServer, "initialize", nil)
+	// (headerConn carries headers: an HTTP upstream.)
+	rev := map[string]string{"mcpbroker.origin": "broker", "mcp.protocol.version": "2026-07-28", "network.transport": "tcp"}
+	discover := sink.awaitOne(t, trace.SpanKindClient, "server/discover", rev)
+	wantChild(t, discover, initSpan)
+	wantTraceparent(t, "server/discover", d, discover)
+	// The listen stays open: its span ends with the session.
+	h.cancel()
+	h.wait()
+	ls := sink.awaitOne(t, trace.SpanKindClient, "subscriptions/listen", rev)
+	wantChild(t, ls, initSpan)
+	wantTraceparent(t, "subscriptions/listen", listen, ls)
+	ts := sink.awaitOne(t, trace.SpanKindClient, "tools/list", rev)
+	wantChild(t, ts, sink.awaitOne(t, trace.SpanKindServer, "tools/call route", nil))
+	wantTraceparent(t, "tools/list", list, ts)
+}
+
+// TestTelemetryServerNotification: a notification of the server gets a
+// SERVER span (its parent from the notification's _meta) and a CLIENT
+// span toward the client, whose context replaces the server's in the
+// notification the client receives.
+func TestTelemetryServerNotification(t *testing.T) {
+	p, sink := tracedProvider(t)
+	h := start(t, Config{Validator: testValidator(t), Telemetry: p})
+	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	const serverTrace, serverSpan = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+	h.server.send(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hello","_meta":{"traceparent":"00-` +
+		serverTrace + `-` + serverSpan + `-01"}}}`)
+	got := h.client.recvObj()
+	wantEq(t, "notification", got["method"], `"notifications/message"`)
+	wantEq(t, "data kept", get(got, "params", "data"), `"hello"`)
+
+	recv := sink.awaitOne(t, trace.SpanKindServer, "notifications/message", map[string]string{
+		"mcp.method.name": "notifications/message", "mcp.protocol.version": "2025-11-25", "network.transport": "pipe"})
+	if pc := recv.Parent(); pc.TraceID().String() != serverTrace || pc.SpanID().String() != serverSpan {
+		t.Errorf("SERVER parent %s/%s, want the server's %s/%s", pc.TraceID(), pc.SpanID(), serverTrace, serverSpan)
+	}
+	send := sink.awaitOne(t, trace.SpanKindClient, "notifications/message", nil)
+	wantChild(t, send, recv)
+	wantTraceparent(t, "client notification", got, send)
+	if attrs(send)["mcpbroker.origin"] != "" {
+		t.Errorf("a relayed notification is marked as the broker's own")
+	}
+}
