@@ -213,7 +213,7 @@ func (b *bridge) initialize(ctx context.Context, l *lane, f requestFacts) error 
 	if i := r.Get("instructions"); i.IsString() {
 		l.instructions = i.Raw()
 	}
-	return l.send(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`), nil)
+	return l.send(ctx, l.b.injectLane(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)), nil)
 }
 
 // send sends one frame to the lane's relay session.
@@ -249,7 +249,7 @@ func (l *lane) request(ctx context.Context, method string, params json.RawMessag
 	if len(params) > 0 {
 		req.Set("params", translators.Parse(params))
 	}
-	if err := l.send(ctx, req.Raw(), nil); err != nil {
+	if err := l.send(ctx, l.b.injectLane(ctx, req.Raw()), nil); err != nil {
 		return nil, err
 	}
 	select {
@@ -431,7 +431,7 @@ func (b *bridge) setLevel(ctx context.Context, l *lane) {
 	id := b.newID("mcpbroker-bridge-")
 	l.internal[jsonrpc.IDKey(id)] = make(chan *jsonrpc.Message, 1) // answered and discarded by laneLoop
 	raw := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"method":"logging/setLevel","params":{"level":%q}}`, id, level)
-	if err := l.send(ctx, raw, nil); err != nil {
+	if err := l.send(ctx, b.injectLane(ctx, raw), nil); err != nil {
 		b.log.Debug("bridge: setLevel", "err", err)
 	}
 }

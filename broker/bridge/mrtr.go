@@ -193,7 +193,7 @@ func (b *bridge) abandon(ctx context.Context, c *call, inputs []*input, why stri
 		}
 	}
 	if !c.resend { // a 4.M7 call has no upstream request open
-		_ = c.lane.send(ctx, translators.CancelledNotification(c.laneID, "mcpbroker: "+why), nil)
+		_ = c.lane.send(ctx, b.injectLane(ctx, translators.CancelledNotification(c.laneID, "mcpbroker: "+why)), nil)
 	}
 }
 
@@ -349,7 +349,7 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 	if cancelled {
 		// The retry's stream closed before it got here (4.M8).
 		if b.endCall(c) {
-			_ = c.lane.send(ctx, translators.CancelledNotification(c.laneID, "the client cancelled the request"), nil)
+			_ = c.lane.send(ctx, b.injectLane(ctx, translators.CancelledNotification(c.laneID, "the client cancelled the request")), nil)
 		}
 		return
 	}
@@ -408,7 +408,7 @@ func (b *bridge) resendURL(ctx context.Context, c *call) {
 	b.byLane[c.laneKey] = c
 	raw := setID(c.upRaw, c.laneID)
 	b.mu.Unlock()
-	if err := c.lane.send(ctx, raw, nil); err != nil {
+	if err := c.lane.send(ctx, b.injectLane(ctx, raw), nil); err != nil {
 		b.mu.Lock()
 		id := c.clientID
 		live := b.endLocked(c)

@@ -18,7 +18,8 @@ import (
 // the request's answer, an InputRequiredResult included (sendClient ends
 // it). The request forwarded to a lane carries the span's context in its
 // params._meta, so the lane's relay spans (SERVER, translation, CLIENT
-// upstream) are its children. A cancelled request's span ends as
+// upstream) are its children; so do the bridge's own requests and
+// notifications on a lane (injectLane). A cancelled request's span ends as
 // cancelled; the spans still open when Serve returns end as cancelled too.
 //
 // With telemetry off b.tel is nil and every hook is one nil check.
@@ -131,9 +132,15 @@ func (t *bridgeTelemetry) close() {
 	}
 }
 
-// injectLane returns raw, a request for a lane, with the trace context of
-// ctx (the client request's SERVER span) in its params._meta, so that the
-// lane's relay spans are children of that span.
+// injectLane returns raw, a request or notification for a lane, with the
+// trace context of ctx (the SERVER span of the client request that caused
+// it) in its params._meta, so that the lane's relay spans, and through
+// them the upstream server's, are children of that span. Every request and
+// notification the bridge sends a lane goes through it: forwarded calls
+// and the bridge's own (initialize, notifications/initialized,
+// logging/setLevel, the resources/subscribe and unsubscribe of listens,
+// cancellations, the resend of a 4.M7 call). Responses (the answers to a
+// server's input requests) have no params and carry none.
 func (b *bridge) injectLane(ctx context.Context, raw []byte) []byte {
 	if b.tel == nil {
 		return raw

@@ -173,3 +173,44 @@ func TestBridgeTelemetryHTTPAndCancel(t *testing.T) {
 		t.Errorf("error.type %q, want cancelled", spanAttr(sp, "error.type"))
 	}
 }
+
+// TestBridgeTelemetryLaneRequests: the bridge's own requests and
+// notifications on a lane (initialize, notifications/initialized,
+// logging/setLevel, the resources/subscribe of a listen) carry the trace
+// context of the client request that caused them in params._meta, so the
+// lane relay's spans and the upstream server's join that request's trace.
+func TestBridgeTelemetryLaneRequests(t *testing.T) {
+	h, spans := tracedHarness(t)
+	const (
+		callTrace   = "4bf92f3577b34da6a3ce929d0e0e4736"
+		listenTrace = "0af7651916cd43dd8448eb211c80319c"
+	)
+	c := h.start("tools/call", toolCall(meta(capsAll, kLevel, "info", "traceparent", "00-"+callTrace+"-00f067aa0ba902b7-01")), "")
+	for _, method := range []string{"initialize", "notifications/initialized", "logging/setLevel"} {
+		got := h.up.log.all(isMethod(method))
+		if len(got) != 1 {
+			t.Fatalf("upstream got %d %s, want 1", len(got), method)
+		}
+		if tp, _ := get(got[0].obj(), "params", "_meta", "traceparent").(string); !strings.Contains(tp, callTrace) {
+			t.Errorf("upstream %s traceparent %q, want the caller's trace %s", method, tp, callTrace)
+		}
+	}
+	c.finish()
+	h.result(c.id)
+	bridgeSpan := spans.wait(t, "the bridge's SERVER span", serverSpan("2026-07-28", c.id))
+	laneInit := spans.wait(t, "the lane relay's initialize", func(sp sdktrace.ReadOnlySpan) bool {
+		return sp.SpanKind() == trace.SpanKindServer && sp.Name() == "initialize"
+	})
+	if !isChild(laneInit, bridgeSpan) {
+		t.Errorf("lane initialize's parent %s, want the bridge's span of the request that opened the lane %s",
+			laneInit.Parent().SpanID(), bridgeSpan.SpanContext().SpanID())
+	}
+
+	id := h.send(methodListen, obj{"notifications": obj{"resourceSubscriptions": []string{"file:///one"}},
+		"_meta": meta(capsAll, "traceparent", "00-"+listenTrace+"-b7ad6b7169203331-01")}, "")
+	h.ack(id)
+	sub := h.up.log.wait(t, "the upstream resources/subscribe", isRequest("resources/subscribe"))
+	if tp, _ := get(sub.obj(), "params", "_meta", "traceparent").(string); !strings.Contains(tp, listenTrace) {
+		t.Errorf("upstream resources/subscribe traceparent %q, want the listen's trace %s", tp, listenTrace)
+	}
+}
