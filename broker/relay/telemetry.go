@@ -120,8 +120,17 @@ func newSessionTelemetry(p *telemetry.Provider, client transport.Conn) *sessionT
 }
 
 // connTransport is the network.transport of a Conn: tcp for the HTTP
-// transports, pipe otherwise (stdio, in-memory pipes).
+// transports, pipe otherwise (stdio, in-memory pipes). A Conn that says
+// where its peer is (transport.PeerAddresser) is tcp when it names an
+// address: a wrapper of the upstream pool exposes the interface for every
+// Conn, a stdio one included, with no address.
 func connTransport(c transport.Conn) telemetry.Transport {
+	if pa, ok := c.(transport.PeerAddresser); ok {
+		if pa.Peer().Address != "" {
+			return telemetry.TransportTCP
+		}
+		return telemetry.TransportPipe
+	}
 	switch c.(type) {
 	case transport.SessionIDer, transport.HeaderCarrier:
 		return telemetry.TransportTCP
@@ -129,12 +138,25 @@ func connTransport(c transport.Conn) telemetry.Transport {
 	return telemetry.TransportPipe
 }
 
-// hop fills the transport attributes of op for a Conn of transport tr
-// with session id id.
-func hop(op telemetry.Op, tr telemetry.Transport, id string) telemetry.Op {
+// hop fills the transport attributes of op for Conn c of transport tr
+// with session id id: for HTTP, network.protocol.name and .version and
+// the peer's address, client.address and .port on the client's hop
+// (clientSide), server.address and .port on the upstream's. stdio has
+// none of them.
+func hop(op telemetry.Op, c transport.Conn, tr telemetry.Transport, id string, clientSide bool) telemetry.Op {
 	op.Transport, op.SessionID = tr, id
-	if tr == telemetry.TransportTCP {
-		op.ProtocolName = "http"
+	if tr != telemetry.TransportTCP {
+		return op
+	}
+	op.ProtocolName = "http"
+	if pa, ok := c.(transport.PeerAddresser); ok {
+		p := pa.Peer()
+		op.ProtocolVersion = p.ProtocolVersion
+		if clientSide {
+			op.ClientAddress, op.ClientPort = p.Address, p.Port
+		} else {
+			op.ServerAddress, op.ServerPort = p.Address, p.Port
+		}
 	}
 	return op
 }
@@ -149,7 +171,7 @@ func (s *session) clientOp(method string, id, params []byte, rev schemas.Revisio
 	if rev.Valid() {
 		op.Revision = rev.String()
 	}
-	return hop(op, s.tel.clientTransport, sid)
+	return hop(op, s.client, s.tel.clientTransport, sid, true)
 }
 
 // upOp describes a message of the upstream hop.
@@ -165,7 +187,7 @@ func (s *session) upOp(method string, id, params []byte, rev schemas.Revision) t
 	if rev.Valid() {
 		op.Revision = rev.String()
 	}
-	return hop(op, connTransport(up), sid)
+	return hop(op, up, connTransport(up), sid, false)
 }
 
 // startRequest starts the SERVER span of client request m and records it
@@ -362,10 +384,11 @@ func endServerCall(sc *serverCall, r telemetry.Result) {
 func (s *session) startSessions(ctx context.Context, l *link) {
 	client := telemetry.Session{Side: telemetry.ClientSide, Revision: l.clientRev.String(), Transport: s.tel.clientTransport}
 	op := s.clientOp("", nil, nil, l.clientRev)
-	client.ID, client.ProtocolName = op.SessionID, op.ProtocolName
+	client.ID, client.ProtocolName, client.ProtocolVersion = op.SessionID, op.ProtocolName, op.ProtocolVersion
 	up := s.upOp("", nil, nil, l.upRev)
 	server := telemetry.Session{Side: telemetry.ServerSide, ID: up.SessionID, Revision: up.Revision,
-		Transport: up.Transport, ProtocolName: up.ProtocolName}
+		Transport: up.Transport, ProtocolName: up.ProtocolName, ProtocolVersion: up.ProtocolVersion,
+		ServerAddress: up.ServerAddress, ServerPort: up.ServerPort}
 	a, b := s.tel.p.StartSession(ctx, client), s.tel.p.StartSession(ctx, server)
 	s.tel.mu.Lock()
 	s.tel.sessions = append(s.tel.sessions, a, b)

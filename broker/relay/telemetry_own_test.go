@@ -212,3 +212,63 @@ func TestTelemetryServerNotification(t *testing.T) {
 		t.Errorf("a relayed notification is marked as the broker's own")
 	}
 }
+
+// peerConn is a Conn of an HTTP transport, as far as its peer goes.
+type peerConn struct {
+	transport.Conn
+	peer transport.Peer
+}
+
+func (c peerConn) Peer() transport.Peer { return c.peer }
+
+// TestTelemetryNetworkAttributes: over HTTP, SERVER spans of client
+// messages carry client.address and .port, upstream CLIENT spans
+// server.address and .port, both network.protocol.name and .version;
+// over stdio none of them.
+func TestTelemetryNetworkAttributes(t *testing.T) {
+	netKeys := []string{"client.address", "client.port", "server.address", "server.port", "network.protocol.name", "network.protocol.version"}
+	for _, tc := range []struct {
+		name               string
+		opts               []harnessOption
+		wantServer, wantUp map[string]string
+	}{
+		{"http", []harnessOption{
+			withWrapClient(func(c transport.Conn) transport.Conn {
+				return peerConn{c, transport.Peer{Address: "192.0.2.7", Port: 51234, ProtocolVersion: "1.1"}}
+			}),
+			withWrapUp(func(c transport.Conn) transport.Conn {
+				return peerConn{c, transport.Peer{Address: "mcp.example.com", Port: 8443, ProtocolVersion: "2"}}
+			}),
+		}, map[string]string{
+			"network.transport": "tcp", "client.address": "192.0.2.7", "client.port": "51234",
+			"network.protocol.name": "http", "network.protocol.version": "1.1", "server.address": "",
+		}, map[string]string{
+			"network.transport": "tcp", "server.address": "mcp.example.com", "server.port": "8443",
+			"network.protocol.name": "http", "network.protocol.version": "2", "client.address": "",
+		}},
+		{"stdio", nil, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startTraced(t, tc.opts...)
+			h.client.send(toolCall)
+			up := h.server.recvObj()
+			h.server.send(`{"jsonrpc":"2.0","id":` + str(up["id"]) + `,"result":{"content":[]}}`)
+			h.client.recvObj()
+			server := h.spans.awaitOne(t, trace.SpanKindServer, "tools/call echo", nil)
+			client := h.spans.awaitOne(t, trace.SpanKindClient, "tools/call echo", nil)
+			if tc.wantServer == nil {
+				for _, sp := range []sdktrace.ReadOnlySpan{server, client} {
+					for _, k := range netKeys {
+						if v, ok := attrs(sp)[k]; ok {
+							t.Errorf("%s span over stdio has %s = %q", sp.SpanKind(), k, v)
+						}
+					}
+					wantAttrs(t, sp, map[string]string{"network.transport": "pipe"})
+				}
+				return
+			}
+			wantAttrs(t, server, tc.wantServer)
+			wantAttrs(t, client, tc.wantUp)
+		})
+	}
+}

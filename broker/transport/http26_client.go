@@ -63,6 +63,8 @@ func (c *http26ClientConn) CarriesHeaders() bool { return true }
 // http26ClientConn is the upstream side of the 2026-07-28 Streamable HTTP
 // transport.
 type http26ClientConn struct {
+	peerInfo // the upstream (PeerAddresser)
+
 	url    string
 	opts   ClientOptions
 	in     *inbox
@@ -152,6 +154,7 @@ func DialHTTP2026(ctx context.Context, rawURL string, opts *ClientOptions) (Conn
 		base:    context.WithoutCancel(ctx),
 		pending: make(map[string]*call26),
 	}
+	c.seeEndpoint(u)
 	c.ctx, c.cancel = context.WithCancel(c.base)
 	return c, nil
 }
@@ -323,6 +326,9 @@ func (c *http26ClientConn) notify(ctx context.Context, raw []byte, h http.Header
 		return err
 	}
 	resp, err := c.opts.HTTPClient.Do(req)
+	if err == nil {
+		c.seeResponse(resp)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -355,6 +361,9 @@ func (c *http26ClientConn) forget(x *call26) bool {
 func (c *http26ClientConn) post(req *http.Request, x *call26) {
 	defer c.forget(x)
 	resp, err := c.opts.HTTPClient.Do(req)
+	if err == nil {
+		c.seeResponse(resp)
+	}
 	if err != nil {
 		if x.dropped() {
 			x.report(nil) // cancelled: Send has nothing to report

@@ -75,6 +75,8 @@ const clientQueue = 8
 
 // httpClientConn is the upstream side of the Streamable HTTP transport.
 type httpClientConn struct {
+	peerInfo // the upstream (PeerAddresser)
+
 	url    string
 	opts   ClientOptions
 	in     *inbox
@@ -145,6 +147,7 @@ func DialHTTP(ctx context.Context, rawURL string, opts *ClientOptions) (Conn, er
 		in:   newInbox(clientQueue),
 		base: context.WithoutCancel(ctx),
 	}
+	c.seeEndpoint(u)
 	c.ctx, c.cancel = context.WithCancel(c.base)
 	return c, nil
 }
@@ -419,6 +422,7 @@ func (c *httpClientConn) post(req *http.Request, x *exchange) {
 		c.fail(x, fmt.Errorf("transport: POST %s: %w", req.URL.Redacted(), err))
 		return
 	}
+	c.seeResponse(resp)
 	if sid := resp.Header.Get(HeaderSessionID); sid != "" && x.isInit {
 		c.mu.Lock()
 		if c.sessionID == "" {

@@ -291,7 +291,7 @@ func (s *HTTPServer) servePOST(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, jsonrpc.CodeInvalidRequest, "Bad Request: missing "+HeaderSessionID+" header")
 			return
 		}
-		if sess = s.newSession(r.Context(), s.bind.credentials(r)); sess == nil {
+		if sess = s.newSession(r, s.bind.credentials(r)); sess == nil {
 			writeError(w, http.StatusServiceUnavailable, jsonrpc.CodeInternalError, "Service Unavailable: server closed")
 			return
 		}
@@ -313,6 +313,7 @@ func (s *HTTPServer) servePOST(w http.ResponseWriter, r *http.Request) {
 			keys = append(keys, jsonrpc.IDKey(m.ID))
 		}
 	}
+	sess.seeRequest(r)
 	msg := Message{Raw: body, Trace: traceHeaders(r.Header)}
 	if len(keys) == 0 && nulls == 0 {
 		if !f.Batch && f.Messages[0].IsResponse() {
@@ -371,8 +372,10 @@ func frameError(err error) *jsonrpc.Error {
 
 // newSession creates a session bound to cred, with the initialize request
 // in flight, registers it (which may evict another) and offers it to
-// Accept. It returns nil when the server is closed or ctx ends first.
-func (s *HTTPServer) newSession(ctx context.Context, cred credentials) *httpSession {
+// Accept. It returns nil when the server is closed or the request r (the
+// initialize's POST, whose client it records) ends first.
+func (s *HTTPServer) newSession(r *http.Request, cred credentials) *httpSession {
+	ctx := r.Context()
 	sess := &httpSession{
 		srv:     s,
 		id:      newSessionID(),
@@ -385,6 +388,7 @@ func (s *HTTPServer) newSession(ctx context.Context, cred credentials) *httpSess
 	}
 	sess.streams[0] = &stream{wake: make(chan struct{})}
 	sess.nextStream = 1
+	sess.seeRequest(r) // before Accept: the relay reads it at once
 	if err := s.sessions.Add(sess.id, sess); err != nil {
 		return nil // closed
 	}
@@ -466,6 +470,8 @@ const retainedStreams = 32
 
 // httpSession is one Streamable HTTP session, and its Conn.
 type httpSession struct {
+	peerInfo // the client, as of its latest POST (PeerAddresser)
+
 	srv  *HTTPServer
 	id   string
 	cred credentials // of the initialize request

@@ -15,6 +15,8 @@ import (
 
 // sseClientConn is the upstream side of the legacy HTTP+SSE transport.
 type sseClientConn struct {
+	peerInfo // the upstream (PeerAddresser)
+
 	opts     ClientOptions
 	endpoint string
 	in       *inbox
@@ -53,6 +55,7 @@ func DialSSE(ctx context.Context, rawURL string, opts *ClientOptions) (Conn, err
 		done:   make(chan struct{}),
 		closed: make(chan struct{}),
 	}
+	c.seeEndpoint(base)
 	streamCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	stop := context.AfterFunc(ctx, cancel) // only while dialling
@@ -77,6 +80,7 @@ func DialSSE(ctx context.Context, rawURL string, opts *ClientOptions) (Conn, err
 	if err != nil {
 		return fail(fmt.Errorf("transport: dial %s: %w", base.Redacted(), err))
 	}
+	c.seeResponse(resp)
 	if !isSSE(resp) {
 		return fail(fmt.Errorf("transport: dial: %w", newStatusError(resp)))
 	}
@@ -174,6 +178,7 @@ func (c *sseClientConn) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("transport: POST %s: %w", req.URL.Redacted(), err)
 	}
+	c.seeResponse(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newStatusError(resp)
 	}

@@ -195,6 +195,7 @@ func (s *SSEServer) serveGET(w http.ResponseWriter, r *http.Request) {
 		done:   make(chan struct{}),
 		active: 1, // this GET, for the session's whole life
 	}
+	sess.seeRequest(r)
 	if err := s.sessions.Add(sess.key, sess); err != nil {
 		writeError(w, http.StatusServiceUnavailable, jsonrpc.CodeInternalError, "Service Unavailable: server closed")
 		return
@@ -303,6 +304,7 @@ func (s *SSEServer) servePOST(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, http.StatusBadRequest, frameError(err).Response())
 		return
 	}
+	sess.seeRequest(r)
 	msg := Message{Raw: body, Trace: traceHeaders(r.Header)}
 	if !f.Batch && f.Messages[0].IsResponse() {
 		msg.Related = f.Messages[0].ID
@@ -319,6 +321,8 @@ func (s *SSEServer) servePOST(w http.ResponseWriter, r *http.Request) {
 
 // sseSession is one legacy HTTP+SSE session, and its Conn.
 type sseSession struct {
+	peerInfo // the client, as of its latest request (PeerAddresser)
+
 	srv  *SSEServer
 	key  string
 	cred credentials // of the GET that opened the session

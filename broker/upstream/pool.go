@@ -447,6 +447,9 @@ func expose(c, under transport.Conn, set func(schemas.Revision), open func()) tr
 	if hc, ok := under.(transport.HeaderCarrier); ok {
 		x.headers = hc.CarriesHeaders
 	}
+	if pa, ok := under.(transport.PeerAddresser); ok {
+		x.peer = pa.Peer
+	}
 	return x
 }
 
@@ -460,6 +463,17 @@ type extConn struct {
 	// headers reports whether the wrapped Conn's Send honours
 	// transport.WithHeaders (the context reaches it unchanged).
 	headers func() bool
+	// peer is the wrapped Conn's transport.PeerAddresser, or nil.
+	peer func() transport.Peer
+}
+
+// Peer implements transport.PeerAddresser: the wrapped Conn's peer, the
+// zero Peer when it has no network peer (stdio).
+func (c *extConn) Peer() transport.Peer {
+	if c.peer != nil {
+		return c.peer()
+	}
+	return transport.Peer{}
 }
 
 // CarriesHeaders implements transport.HeaderCarrier: what the wrapped Conn

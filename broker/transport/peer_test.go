@@ -1,0 +1,72 @@
+package transport
+
+import (
+	"net/url"
+	"strconv"
+	"testing"
+
+	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
+)
+
+// TestPeer: the Conns of the HTTP transports say where their peer is:
+// the upstream's host and port from its URL and the HTTP version of its
+// answers on the client side, the remote address of the client's requests
+// on the server side.
+func TestPeer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) (client, server Conn, u *url.URL)
+	}{
+		{"Streamable HTTP", func(t *testing.T) (Conn, Conn, *url.URL) {
+			ts, ps := serve(t, NewHTTPServer(nil), nil)
+			c := dialHTTP(t, ts.URL, nil)
+			send(t, c, initReq)
+			expect(t, c, jsonrpc.KindResult, "1", "1")
+			u, _ := url.Parse(ts.URL)
+			return c, ps.next(t).conn, u
+		}},
+		{"HTTP+SSE", func(t *testing.T) (Conn, Conn, *url.URL) {
+			ts, ps := serveLegacy(t, nil)
+			c := dialSSE(t, ts.URL+"/sse")
+			p := ps.next(t)
+			send(t, c, initReq)
+			expect(t, c, jsonrpc.KindResult, "1", "1")
+			u, _ := url.Parse(ts.URL)
+			return c, p.conn, u
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server, u := tc.start(t)
+			port, _ := strconv.Atoi(u.Port())
+			want := Peer{Address: "127.0.0.1", Port: port, ProtocolVersion: "1.1"}
+			if got := client.(PeerAddresser).Peer(); got != want {
+				t.Errorf("client's peer %+v, want the server's %+v", got, want)
+			}
+			got := server.(PeerAddresser).Peer()
+			if got.Address != "127.0.0.1" || got.Port == 0 || got.Port == port || got.ProtocolVersion != "1.1" {
+				t.Errorf("server's peer %+v, want the client's 127.0.0.1:<its port> over HTTP/1.1", got)
+			}
+		})
+	}
+}
+
+func TestPeerEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want Peer
+	}{
+		{"http://mcp.example.com/mcp", Peer{Address: "mcp.example.com", Port: 80}},
+		{"https://mcp.example.com/mcp", Peer{Address: "mcp.example.com", Port: 443}},
+		{"https://[2001:db8::1]:8443/mcp", Peer{Address: "2001:db8::1", Port: 8443}},
+	} {
+		u, err := url.Parse(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pi peerInfo
+		pi.seeEndpoint(u)
+		if got := pi.Peer(); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.url, got, tc.want)
+		}
+	}
+}
