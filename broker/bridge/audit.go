@@ -38,7 +38,7 @@ func (b *bridge) audit(ctx context.Context, m *jsonrpc.Message, e telemetry.Even
 		}
 	}
 	if err := a.Emit(ctx, e); err != nil {
-		b.log.Warn("bridge: audit event lost", "err", err)
+		b.log.WarnContext(ctx, "bridge: audit event lost", "err", err)
 	}
 }
 

@@ -254,7 +254,7 @@ func (b *bridge) drain(ctx context.Context) {
 	select {
 	case <-idle:
 	case <-t.C:
-		b.log.Warn("bridge: the client closed its side; requests still unanswered", "after", drainLimit)
+		b.log.WarnContext(ctx, "bridge: the client closed its side; requests still unanswered", "after", drainLimit)
 	case <-ctx.Done():
 	}
 }
@@ -334,7 +334,7 @@ func (b *bridge) sendClient(ctx context.Context, raw []byte, related json.RawMes
 	b.clientMu.Lock()
 	defer b.clientMu.Unlock()
 	if err := b.client.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
-		b.log.Debug("bridge: send to client failed", "err", err)
+		b.log.DebugContext(ctx, "bridge: send to client failed", "err", err)
 	}
 }
 
@@ -367,7 +367,7 @@ func (b *bridge) fromClient(ctx context.Context, tm transport.Message) {
 	}
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
-		b.log.Warn("bridge: unreadable client message", "err", err)
+		b.log.WarnContext(ctx, "bridge: unreadable client message", "err", err)
 		// ParseFrame's error is the answer: -32700 for what is not JSON,
 		// -32600 (to the request's id when it could be read) for JSON that
 		// is no JSON-RPC message.
@@ -393,7 +393,7 @@ func (b *bridge) fromClient(ctx context.Context, tm transport.Message) {
 		b.clientNotification(ctx, m)
 	default:
 		// 4.J1: a 2026-07-28 client sends no responses.
-		b.log.Warn("bridge: a 2026-07-28 client sent a response; dropped (4.J1)", "id", string(m.ID))
+		b.log.WarnContext(ctx, "bridge: a 2026-07-28 client sent a response; dropped (4.J1)", "id", string(m.ID))
 	}
 }
 
@@ -413,11 +413,11 @@ func (b *bridge) validate(ctx context.Context, m *jsonrpc.Message) bool {
 		ve = &schemas.ValidationError{Revision: schemas.V20260728, Method: m.Method, Issues: []schemas.Issue{{Message: err.Error()}}}
 	}
 	if b.cfg.Relay.ClientValidation == relay.Warn {
-		b.log.Warn("bridge: invalid client message relayed", "method", m.Method, "err", err)
+		b.log.WarnContext(ctx, "bridge: invalid client message relayed", "method", m.Method, "err", err)
 		b.audit(ctx, m, telemetry.Event{Kind: telemetry.AuditValidationRejected, Outcome: telemetry.OutcomeWarned, Detail: relay.ValidationDetail(ve)})
 		return true
 	}
-	b.log.Warn("bridge: invalid client message refused", "method", m.Method, "err", err)
+	b.log.WarnContext(ctx, "bridge: invalid client message refused", "method", m.Method, "err", err)
 	e := telemetry.Event{Kind: telemetry.AuditValidationRejected, Outcome: telemetry.OutcomeRejected, Detail: relay.ValidationDetail(ve)}
 	if m.Kind == jsonrpc.KindRequest {
 		e.ErrorCode = ve.Code()
@@ -570,7 +570,7 @@ func (b *bridge) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		// 2026-07-28 clients send only notifications/cancelled (and the
 		// transport synthesizes it for a closed stream); anything else has
 		// no legacy meaning on a pooled session.
-		b.log.Debug("bridge: client notification dropped", "method", m.Method)
+		b.log.DebugContext(ctx, "bridge: client notification dropped", "method", m.Method)
 		return
 	}
 	reqID := translators.Parse(m.Params).Get("requestId")

@@ -207,7 +207,7 @@ func (b *bridge) answer(ctx context.Context, l *lane, m *jsonrpc.Message) {
 	c := b.byLane[jsonrpc.IDKey(m.ID)]
 	b.mu.Unlock()
 	if c == nil {
-		b.log.Debug("bridge: response for a finished or cancelled request dropped", "id", string(m.ID))
+		b.log.DebugContext(ctx, "bridge: response for a finished or cancelled request dropped", "id", string(m.ID))
 		return
 	}
 	tctx := b.resultContext(l, c.method)
@@ -362,7 +362,7 @@ func (b *bridge) serverNotification(ctx context.Context, l *lane, m *jsonrpc.Mes
 		c = b.callFor(l, related, func(*call) bool { return false })
 	}
 	if c == nil {
-		b.log.Debug("bridge: upstream notification belongs to no request; dropped", "method", m.Method)
+		b.log.DebugContext(ctx, "bridge: upstream notification belongs to no request; dropped", "method", m.Method)
 		return
 	}
 	tctx := translators.Context{ServerInfo: l.serverInfo}

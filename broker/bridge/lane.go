@@ -156,7 +156,7 @@ func (b *bridge) newLane(key, principal string) *lane {
 		defer b.lanesW.Done()
 		defer theirs.Close()
 		err := relay.Run(ctx, theirs, b.cfg.Dial, rcfg)
-		b.log.Debug("bridge: lane relay ended", "err", err)
+		b.log.DebugContext(ctx, "bridge: lane relay ended", "err", err)
 	}()
 	go func() {
 		defer b.lanesW.Done()
@@ -180,7 +180,7 @@ func (b *bridge) handshake(ctx context.Context, l *lane, f requestFacts) {
 	b.mu.Unlock()
 	if err != nil {
 		l.initErr = fmt.Errorf("bridge: upstream session: %w", err)
-		b.log.Warn("bridge: upstream session failed", "err", err)
+		b.log.WarnContext(ctx, "bridge: upstream session failed", "err", err)
 		close(l.ready)
 		l.end("handshake failed", false)
 		return
@@ -303,7 +303,7 @@ func (b *bridge) laneLoop(ctx context.Context, l *lane) {
 		}
 		m, err := jsonrpc.Parse(tm.Raw)
 		if err != nil {
-			b.log.Warn("bridge: unreadable message from the lane", "err", err)
+			b.log.WarnContext(ctx, "bridge: unreadable message from the lane", "err", err)
 			continue
 		}
 		switch m.Kind {
@@ -354,7 +354,7 @@ func (b *bridge) laneEnded(l *lane, why string) {
 		b.sendClient(ctx, translators.CancelledNotification(ls.clientID, "upstream session ended"), ls.clientID)
 	}
 	if len(calls) > 0 || len(listens) > 0 {
-		b.log.Info("bridge: upstream session ended under requests", "why", why, "calls", len(calls), "listens", len(listens))
+		b.log.InfoContext(ctx, "bridge: upstream session ended under requests", "why", why, "calls", len(calls), "listens", len(listens))
 	}
 }
 
@@ -432,7 +432,7 @@ func (b *bridge) setLevel(ctx context.Context, l *lane) {
 	l.internal[jsonrpc.IDKey(id)] = make(chan *jsonrpc.Message, 1) // answered and discarded by laneLoop
 	raw := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"method":"logging/setLevel","params":{"level":%q}}`, id, level)
 	if err := l.send(ctx, b.injectLane(ctx, raw), nil); err != nil {
-		b.log.Debug("bridge: setLevel", "err", err)
+		b.log.DebugContext(ctx, "bridge: setLevel", "err", err)
 	}
 }
 

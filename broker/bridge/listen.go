@@ -132,7 +132,7 @@ func (b *bridge) subscribe(ctx context.Context, l *lane, uri string) bool {
 		delete(l.subs, uri)
 	}
 	l.mu.Unlock()
-	b.log.Info("bridge: resources/subscribe refused by the upstream", "uri", uri, "err", err)
+	b.log.InfoContext(ctx, "bridge: resources/subscribe refused by the upstream", "uri", uri, "err", err)
 	return false
 }
 
@@ -154,7 +154,7 @@ func (b *bridge) unlisten(ctx context.Context, ls *listen) {
 				rctx, cancel := context.WithTimeout(b.ctx, b.timeout())
 				defer cancel()
 				if _, err := l.request(rctx, "resources/unsubscribe", params); err != nil {
-					b.log.Debug("bridge: resources/unsubscribe", "uri", uri, "err", err)
+					b.log.DebugContext(ctx, "bridge: resources/unsubscribe", "uri", uri, "err", err)
 				}
 			}()
 		}

@@ -134,7 +134,7 @@ func (b *bridge) sendRound(ctx context.Context, c *call) {
 		if live {
 			c.lane.done()
 		}
-		b.log.Error("bridge: cannot seal the requestState of a suspended request", "err", err)
+		b.log.ErrorContext(ctx, "bridge: cannot seal the requestState of a suspended request", "err", err)
 		b.replyError(ctx, id, jsonrpc.CodeInternalError, "mcpbroker: cannot suspend the request: "+err.Error(), nil)
 		b.abandon(ctx, c, asked, "the broker could not suspend the request")
 		return
@@ -180,7 +180,7 @@ func (b *bridge) expireCall(ctx context.Context, c *call) {
 	b.endLocked(c)
 	b.mu.Unlock()
 	c.lane.done()
-	b.log.Warn("bridge: the client did not retry a suspended request in time; cancelled upstream", "method", c.method, "timeout", b.cfg.InputTimeout)
+	b.log.WarnContext(ctx, "bridge: the client did not retry a suspended request in time; cancelled upstream", "method", c.method, "timeout", b.cfg.InputTimeout)
 	b.abandon(ctx, c, inputs, "the client did not retry in time")
 }
 
@@ -238,7 +238,7 @@ func (b *bridge) urlRequired(ctx context.Context, c *call, m *jsonrpc.Message) b
 // declines would (4.M6): elicitation is cancelled, roots are empty,
 // sampling fails.
 func (b *bridge) answerForClient(ctx context.Context, l *lane, id json.RawMessage, method, why string) {
-	b.log.Info("bridge: answering a server request for the client", "method", method, "why", why)
+	b.log.InfoContext(ctx, "bridge: answering a server request for the client", "method", method, "why", why)
 	var raw []byte
 	switch method {
 	case "elicitation/create":
@@ -276,7 +276,7 @@ func (b *bridge) retry(ctx context.Context, m *jsonrpc.Message, f requestFacts) 
 	}
 	st, err := b.cfg.Sealer.OpenState(f.principal, rs.Str())
 	if err != nil {
-		b.log.Warn("bridge: retry with a bad requestState refused", "method", m.Method, "err", err)
+		b.log.WarnContext(ctx, "bridge: retry with a bad requestState refused", "method", m.Method, "err", err)
 		b.rejectError(ctx, m, jsonrpc.CodeInvalidParams, "Invalid params: "+retryError(err), nil)
 		return
 	}

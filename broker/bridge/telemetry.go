@@ -147,7 +147,7 @@ func (b *bridge) injectLane(ctx context.Context, raw []byte) []byte {
 	}
 	out, err := telemetry.InjectMessage(ctx, raw)
 	if err != nil {
-		b.log.Debug("bridge: trace context not injected", "err", err)
+		b.log.DebugContext(ctx, "bridge: trace context not injected", "err", err)
 		return raw
 	}
 	return out

@@ -55,7 +55,7 @@ func (s *session) audit(ctx context.Context, e telemetry.Event) {
 		e.ClientRevision = clientRev.String()
 	}
 	if err := s.cfg.Audit.Emit(ctx, e); err != nil {
-		s.log.Warn("relay: audit event lost", "err", err)
+		s.log.WarnContext(ctx, "relay: audit event lost", "err", err)
 	}
 }
 

@@ -110,7 +110,7 @@ func probeVerdict(m *jsonrpc.Message) (legacy bool, why string) {
 func (s *session) initializeAuto(ctx context.Context, m *jsonrpc.Message, clientRev schemas.Revision, tctx translators.Context, c *call, request func(id json.RawMessage) []byte) error {
 	eras := s.cfg.Eras
 	if eras.Legacy() {
-		s.log.Debug("relay: the upstream is known to be a legacy server; no probe")
+		s.log.DebugContext(ctx, "relay: the upstream is known to be a legacy server; no probe")
 		if s.cfg.LegacyDial != nil {
 			s.dial = s.cfg.LegacyDial
 		}
@@ -132,7 +132,7 @@ func (s *session) initializeAuto(ctx context.Context, m *jsonrpc.Message, client
 		}
 		return err
 	}
-	s.log.Info("relay: the upstream is no 2026-07-28 server; initializing it", "why", lu.why, "offered", s.cfg.UpstreamRevision)
+	s.log.InfoContext(ctx, "relay: the upstream is no 2026-07-28 server; initializing it", "why", lu.why, "offered", s.cfg.UpstreamRevision)
 	eras.set(true)
 	if s.cfg.LegacyDial == nil {
 		// stdio: the same process, which answered (or ignored) the probe.
@@ -147,7 +147,7 @@ func (s *session) initializeAuto(ctx context.Context, m *jsonrpc.Message, client
 		err = s.handshakeUp(ctx, m, clientRev, tctx, c, request)
 		// Closed once replaced: its end is then not the session's.
 		if cerr := probed.Close(); cerr != nil {
-			s.log.Debug("relay: closing the probed upstream", "err", cerr)
+			s.log.DebugContext(ctx, "relay: closing the probed upstream", "err", cerr)
 		}
 	}
 	if errors.Is(err, ErrHandshake) {

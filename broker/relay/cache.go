@@ -96,7 +96,7 @@ func (s *session) cacheLookup(ctx context.Context, m *jsonrpc.Message, raw []byt
 	key, err := cache.KeyFor(s.cfg.CacheUpstream, s.cacheAuth(), l.upRev.String(), m.Method, params)
 	if err != nil {
 		if !errors.Is(err, cache.ErrUncacheable) {
-			s.log.Warn("relay: cache key", "method", m.Method, "err", err)
+			s.log.WarnContext(ctx, "relay: cache key", "method", m.Method, "err", err)
 		}
 		return nil, false
 	}
@@ -118,7 +118,7 @@ func (s *session) cacheLookup(ctx context.Context, m *jsonrpc.Message, raw []byt
 	rm, err := jsonrpc.Parse(resp)
 	if err != nil {
 		// Unreachable for a result that came parsed; forward instead.
-		s.log.Warn("relay: cached result unusable; forwarding", "method", m.Method, "err", err)
+		s.log.WarnContext(ctx, "relay: cached result unusable; forwarding", "method", m.Method, "err", err)
 		return &key, false
 	}
 	tctx := l.tctx
@@ -131,7 +131,7 @@ func (s *session) cacheLookup(ctx context.Context, m *jsonrpc.Message, raw []byt
 	} else {
 		reply = s.refusal(m.ID, m.Method, l.clientRev, out)
 	}
-	s.log.Debug("relay: answered from the cache", "method", m.Method, "id", string(m.ID))
+	s.log.DebugContext(ctx, "relay: answered from the cache", "method", m.Method, "id", string(m.ID))
 	s.replyClient(ctx, m.ID, b, reply)
 	return nil, true
 }

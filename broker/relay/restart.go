@@ -106,11 +106,11 @@ func (s *session) ensureUp(ctx context.Context) error {
 		s.failures++
 		d := backoff(s.failures)
 		s.retryAt = time.Now().Add(d)
-		s.log.Warn("relay: upstream restart failed", "err", err, "attempt", s.failures, "retry_in", d)
+		s.log.WarnContext(ctx, "relay: upstream restart failed", "err", err, "attempt", s.failures, "retry_in", d)
 		return fmt.Errorf("%w: %w", ErrUpstreamUnavailable, err)
 	}
 	s.failures, s.retryAt = 0, time.Time{}
-	s.log.Info("relay: upstream restarted", "took", time.Since(start).String())
+	s.log.InfoContext(ctx, "relay: upstream restarted", "took", time.Since(start).String())
 	if s.tel != nil {
 		s.tel.p.Metrics().UpstreamRestarted(ctx, s.upstreamName())
 	}
@@ -151,7 +151,7 @@ func (s *session) restart(ctx context.Context) error {
 		s.mu.Unlock()
 		s.endOwn(telemetry.Failure("handshake", err.Error()), own...)
 		if cerr := up.Close(); cerr != nil {
-			s.log.Debug("relay: closing the failed upstream", "err", cerr)
+			s.log.DebugContext(ctx, "relay: closing the failed upstream", "err", cerr)
 		}
 		return err
 	}
@@ -301,7 +301,7 @@ func (s *session) abort(reason string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	s.log.Warn("relay: answering pending requests", "reason", reason, "pending", len(calls))
+	s.log.WarnContext(ctx, "relay: answering pending requests", "reason", reason, "pending", len(calls))
 	for _, c := range calls {
 		s.endUp(c, telemetry.Failure("cancelled", reason))
 		if c.reinit != nil || c.internal {

@@ -210,7 +210,7 @@ func (s *session) sendClient(ctx context.Context, raw []byte, related json.RawMe
 	s.clientMu.Lock()
 	defer s.clientMu.Unlock()
 	if err := s.client.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
-		s.log.Debug("relay: send to client failed", "err", err)
+		s.log.DebugContext(ctx, "relay: send to client failed", "err", err)
 	}
 }
 
@@ -224,7 +224,7 @@ func (s *session) sendUp(ctx context.Context, raw []byte, related json.RawMessag
 	}
 	ctx = s.withParamHeaders(ctx, raw) // 4.T5
 	if err := s.up.Send(ctx, transport.Message{Raw: raw, Related: related}); err != nil {
-		s.log.Debug("relay: send upstream failed", "err", err)
+		s.log.DebugContext(ctx, "relay: send upstream failed", "err", err)
 		return fmt.Errorf("relay: send upstream: %w", err)
 	}
 	return nil
@@ -257,7 +257,7 @@ func (s *session) clientLoop(ctx context.Context) error {
 		if errors.Is(err, jsonrpc.ErrTooLarge) {
 			// The line is gone and its id unknown: answer with a null id
 			// and go on (the session survives bad input).
-			s.log.Warn("relay: oversized message from client", "err", err)
+			s.log.WarnContext(ctx, "relay: oversized message from client", "err", err)
 			s.audit(ctx, telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: telemetry.OutcomeRejected, Side: "client",
 				ErrorCode: jsonrpc.CodeParseError, Detail: "message too large"})
 			s.sendClient(ctx, jsonrpc.ErrorResponse(nil, jsonrpc.CodeParseError, "message too large: "+err.Error(), nil), nil)
@@ -288,7 +288,7 @@ func (s *session) fromClient(ctx context.Context, tm transport.Message) error {
 	if err != nil {
 		var je *jsonrpc.Error
 		if errors.As(err, &je) {
-			s.log.Debug("relay: malformed frame from client", "code", je.Code, "err", je.Message)
+			s.log.DebugContext(ctx, "relay: malformed frame from client", "code", je.Code, "err", je.Message)
 			s.audit(ctx, telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: telemetry.OutcomeRejected, Side: "client",
 				RequestID: telemetry.AuditRequestID(je.ID), ErrorCode: je.Code, Detail: je.Message})
 			s.sendClient(ctx, je.Response(), je.ID)
@@ -476,7 +476,7 @@ func (s *session) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, b
 		}
 		s.endUp(c, telemetry.Failure("transport", err.Error()))
 		if attempt == 0 && connLost(err) {
-			s.log.Info("relay: upstream session lost on send; re-initializing", "err", err)
+			s.log.InfoContext(ctx, "relay: upstream session lost on send; re-initializing", "err", err)
 			s.loseUpstream(ctx, err)
 			continue
 		}
@@ -585,7 +585,7 @@ func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 		defer span.End(telemetry.Result{})
 	}
 	if l == nil {
-		s.log.Debug("relay: client notification before initialize dropped", "method", m.Method)
+		s.log.DebugContext(ctx, "relay: client notification before initialize dropped", "method", m.Method)
 		return
 	}
 	if ve := s.validate(ctx, l.clientRev, m, schemas.FromClient, "", s.cfg.ClientValidation); ve != nil {
@@ -595,14 +595,14 @@ func (s *session) clientNotification(ctx context.Context, m *jsonrpc.Message) {
 	if m.Method == methodCancelled {
 		reqID := translators.Parse(m.Params).Get("requestId")
 		if reqID == nil {
-			s.log.Debug("relay: notifications/cancelled without requestId dropped")
+			s.log.DebugContext(ctx, "relay: notifications/cancelled without requestId dropped")
 			return
 		}
 		s.mu.Lock()
 		cancelled = s.pending[s.byClient[jsonrpc.IDKey(reqID.Raw())]]
 		s.mu.Unlock()
 		if cancelled == nil {
-			s.log.Debug("relay: cancellation of an unknown or finished request dropped", "requestId", string(reqID.Raw()))
+			s.log.DebugContext(ctx, "relay: cancellation of an unknown or finished request dropped", "requestId", string(reqID.Raw()))
 			return
 		}
 	}
@@ -643,7 +643,7 @@ func (s *session) clientResponse(ctx context.Context, m *jsonrpc.Message) {
 	}
 	s.mu.Unlock()
 	if sc == nil {
-		s.log.Debug("relay: client response to an unknown or cancelled request dropped", "id", string(m.ID))
+		s.log.DebugContext(ctx, "relay: client response to an unknown or cancelled request dropped", "id", string(m.ID))
 		return
 	}
 	var r *telemetry.Result
@@ -754,7 +754,7 @@ func (s *session) connectUp(ctx context.Context, m *jsonrpc.Message, clientRev s
 	s.tctx = tctx
 	s.mu.Unlock()
 
-	s.log.Debug("relay: dialing upstream", "client_revision", clientRev, "offered", s.cfg.UpstreamRevision)
+	s.log.DebugContext(ctx, "relay: dialing upstream", "client_revision", clientRev, "offered", s.cfg.UpstreamRevision)
 	up, err := s.dial(ctx)
 	if err != nil {
 		raw := jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: upstream unavailable: "+err.Error(), nil)
@@ -823,7 +823,7 @@ func (s *session) upstreamReceived(ctx context.Context, up transport.Conn, m tra
 	defer s.pushes.Done()
 	switch {
 	case errors.Is(err, jsonrpc.ErrTooLarge):
-		s.log.Warn("relay: oversized message from the server dropped", "err", err)
+		s.log.WarnContext(ctx, "relay: oversized message from the server dropped", "err", err)
 	case err != nil:
 		if ctx.Err() == nil {
 			s.upstreamGone(ctx, up, err)
@@ -841,7 +841,7 @@ func (s *session) upstreamLoop(ctx context.Context, up transport.Conn) {
 	for {
 		m, err := up.Recv(ctx)
 		if errors.Is(err, jsonrpc.ErrTooLarge) {
-			s.log.Warn("relay: oversized message from the server dropped", "err", err)
+			s.log.WarnContext(ctx, "relay: oversized message from the server dropped", "err", err)
 			continue
 		}
 		if err != nil {
@@ -906,9 +906,9 @@ func (s *session) upstreamGone(ctx context.Context, up transport.Conn, cause err
 	}
 	s.cacheUpstreamLost()
 	if err := up.Close(); err != nil {
-		s.log.Debug("relay: closing the lost upstream", "err", err)
+		s.log.DebugContext(ctx, "relay: closing the lost upstream", "err", err)
 	}
-	s.log.Warn("relay: upstream closed; the next request restarts it", "err", cause, "pending", len(calls))
+	s.log.WarnContext(ctx, "relay: upstream closed; the next request restarts it", "err", cause, "pending", len(calls))
 	for _, c := range calls {
 		switch {
 		case c.reinit != nil:
@@ -933,15 +933,15 @@ func (s *session) fromServer(ctx context.Context, tm transport.Message) {
 	}
 	f, err := jsonrpc.ParseFrame(tm.Raw)
 	if err != nil {
-		s.log.Warn("relay: malformed frame from upstream dropped", "err", err)
+		s.log.WarnContext(ctx, "relay: malformed frame from upstream dropped", "err", err)
 		return
 	}
 	if f.Batch {
-		s.log.Debug("relay: splitting upstream batch", "len", len(f.Messages))
+		s.log.DebugContext(ctx, "relay: splitting upstream batch", "len", len(f.Messages))
 	}
 	for i, m := range f.Messages {
 		if m == nil {
-			s.log.Warn("relay: invalid batch element from upstream dropped", "index", i, "err", f.Errors[i])
+			s.log.WarnContext(ctx, "relay: invalid batch element from upstream dropped", "index", i, "err", f.Errors[i])
 			continue
 		}
 		if err := s.serverMessage(ctx, m, tm.Related); err != nil {
@@ -1044,7 +1044,7 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 		defer span.End(telemetry.Result{})
 	}
 	if l == nil {
-		s.log.Debug("relay: upstream notification before the handshake dropped", "method", m.Method)
+		s.log.DebugContext(ctx, "relay: upstream notification before the handshake dropped", "method", m.Method)
 		return
 	}
 	s.cacheNotified(l, m)
@@ -1066,7 +1066,7 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 		cancelled = s.serverCalls[s.byServer[jsonrpc.IDKey(reqID.Raw())]]
 		s.mu.Unlock()
 		if cancelled == nil {
-			s.log.Debug("relay: upstream cancellation of an unknown or finished request dropped", "requestId", string(reqID.Raw()))
+			s.log.DebugContext(ctx, "relay: upstream cancellation of an unknown or finished request dropped", "requestId", string(reqID.Raw()))
 			return
 		}
 	case methodProgress:
@@ -1109,19 +1109,19 @@ func (s *session) serverNotification(ctx context.Context, m *jsonrpc.Message, re
 func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, related json.RawMessage) error {
 	if len(m.ID) == 0 || m.ID[0] == 'n' {
 		if len(related) == 0 {
-			s.log.Warn("relay: upstream error response without an id dropped", "error", string(m.Error))
+			s.log.WarnContext(ctx, "relay: upstream error response without an id dropped", "error", string(m.Error))
 			return nil
 		}
 		fixed, err := jsonrpc.Parse(withID(m.Raw, m, related))
 		if err != nil {
-			s.log.Warn("relay: upstream error response without an id dropped", "error", string(m.Error), "err", err)
+			s.log.WarnContext(ctx, "relay: upstream error response without an id dropped", "error", string(m.Error), "err", err)
 			return nil
 		}
 		m = fixed
 	}
 	c := s.take(jsonrpc.IDKey(m.ID))
 	if c == nil {
-		s.log.Debug("relay: upstream response to an unknown, cancelled or expired request dropped", "id", string(m.ID))
+		s.log.DebugContext(ctx, "relay: upstream response to an unknown, cancelled or expired request dropped", "id", string(m.ID))
 		return nil
 	}
 	if s.tel != nil {
@@ -1135,7 +1135,7 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		return nil
 	case c.internal:
 		if m.Kind == jsonrpc.KindError {
-			s.log.Warn("relay: the upstream refused a request of the broker's", "method", c.method, "error", string(m.Error))
+			s.log.WarnContext(ctx, "relay: the upstream refused a request of the broker's", "method", c.method, "error", string(m.Error))
 		}
 		s.releaseWaiters(ctx, c.key, nil) // a listen that ended
 		return nil
@@ -1199,7 +1199,7 @@ func (s *session) finishHandshake(ctx context.Context, c *call, m *jsonrpc.Messa
 	fail := func(reply []byte, err error) error {
 		s.sendClient(ctx, reply, c.clientID)
 		err = fmt.Errorf("%w: %w", ErrHandshake, err)
-		s.log.Warn("relay: upstream handshake failed", "err", err)
+		s.log.WarnContext(ctx, "relay: upstream handshake failed", "err", err)
 		s.handshake <- err
 		return err
 	}
@@ -1244,7 +1244,7 @@ func (s *session) finishHandshake(ctx context.Context, c *call, m *jsonrpc.Messa
 	n.Get("result").Set("protocolVersion", translators.NewString(clientRev.String()))
 	s.link.Store(l)
 	s.setRevisions(l)
-	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
+	s.log.InfoContext(ctx, "relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
 		"offered", s.cfg.UpstreamRevision)
 	s.sendClient(ctx, n.Raw(), c.clientID)
 	s.handshake <- nil
@@ -1302,10 +1302,10 @@ func (s *session) validate(ctx context.Context, rev schemas.Revision, m *jsonrpc
 		s.auditInvalid(ctx, m, from, method, mode, ve)
 	}
 	if mode == Strict {
-		s.log.Warn("relay: invalid message refused", "from", from, "kind", m.Kind, "err", err)
+		s.log.WarnContext(ctx, "relay: invalid message refused", "from", from, "kind", m.Kind, "err", err)
 		return ve
 	}
-	s.log.Warn("relay: invalid message relayed", "from", from, "kind", m.Kind, "err", err)
+	s.log.WarnContext(ctx, "relay: invalid message relayed", "from", from, "kind", m.Kind, "err", err)
 	return nil
 }
 

@@ -291,7 +291,7 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 	fail := func(reply []byte, err error) error {
 		s.sendClient(ctx, reply, c.clientID)
 		err = fmt.Errorf("%w: %w", ErrHandshake, err)
-		s.log.Warn("relay: upstream discovery failed", "err", err)
+		s.log.WarnContext(ctx, "relay: upstream discovery failed", "err", err)
 		s.handshake <- err
 		return err
 	}
@@ -371,7 +371,7 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 	s.hdrs.enabled.Store(s.upCarriesHeaders())
 	s.link.Store(l)
 	s.setRevisions(l)
-	s.log.Info("relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
+	s.log.InfoContext(ctx, "relay: session established", "client_revision", clientRev, "upstream_revision", upRev,
 		"upstream_supports", supported)
 	s.sendClient(ctx, raw, c.clientID)
 	// List changes the server announces reach the legacy client through
@@ -529,7 +529,7 @@ func (s *session) mrtrFailCode(ctx context.Context, round *mrtrRound, code int, 
 	}
 	s.mu.Unlock()
 	c := round.call
-	s.log.Warn("relay: input round failed", "method", c.method, "id", string(c.clientID), "why", why)
+	s.log.WarnContext(ctx, "relay: input round failed", "method", c.method, "id", string(c.clientID), "why", why)
 	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, code, "mcpbroker: "+why, nil))
 }
 

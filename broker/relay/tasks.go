@@ -225,7 +225,7 @@ func (s *session) startTask(ctx context.Context, m *jsonrpc.Message, raw []byte,
 	}
 	created := t.view()
 	s.mu.Unlock()
-	s.log.Debug("relay: task created", "task", id, "ttl", t.ttl)
+	s.log.DebugContext(ctx, "relay: task created", "task", id, "ttl", t.ttl)
 	res := translators.NewObject()
 	res.Set("task", created)
 	s.replyClient(ctx, m.ID, b, resultResponse(m.ID, res))
@@ -405,7 +405,7 @@ func (s *session) taskRequest(ctx context.Context, m *jsonrpc.Message, taskID st
 		v := t.view()
 		sends := s.taskEndedLocked(t)
 		s.mu.Unlock()
-		s.log.Debug("relay: task cancelled", "task", t.id)
+		s.log.DebugContext(ctx, "relay: task cancelled", "task", t.id)
 		// The task is cancelled before the answer says so (2025-11-25).
 		s.replyClient(ctx, m.ID, b, resultResponse(m.ID, v))
 		sends.run(s)

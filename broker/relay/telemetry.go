@@ -279,7 +279,7 @@ func (s *session) startUp(ctx context.Context, c *call, op telemetry.Op, m *json
 	raw = withID(raw, m, c.upID)
 	out, err := telemetry.InjectMessage(uctx, raw)
 	if err != nil {
-		s.log.Debug("relay: trace context not injected", "err", err)
+		s.log.DebugContext(ctx, "relay: trace context not injected", "err", err)
 		return uctx, raw
 	}
 	return uctx, out

@@ -204,7 +204,7 @@ func (s *session) withParamHeaders(ctx context.Context, raw []byte) context.Cont
 	vals, err := transport.ParamHeaderValues(e.specs, p.Get("arguments").Raw())
 	if err != nil {
 		// toolCallRefused answered such a call; a resend cannot differ.
-		s.log.Debug("relay: tool arguments not mirrored into headers", "tool", name, "err", err)
+		s.log.DebugContext(ctx, "relay: tool arguments not mirrored into headers", "tool", name, "err", err)
 		return ctx
 	}
 	if len(vals) == 0 {
@@ -237,7 +237,7 @@ func (s *session) toolCallRefused(ctx context.Context, m *jsonrpc.Message, raw [
 	e, known := s.hdrs.lookup(name)
 	if !known && s.hdrs.shouldFetch(name) {
 		if err := s.fetchTools(ctx, l); err != nil {
-			s.log.Warn("relay: listing the upstream's tools for their x-mcp-header annotations failed; the call goes without Mcp-Param headers",
+			s.log.WarnContext(ctx, "relay: listing the upstream's tools for their x-mcp-header annotations failed; the call goes without Mcp-Param headers",
 				"tool", name, "err", err)
 		} else if e, known = s.hdrs.lookup(name); !known {
 			s.hdrs.markMissing(name)
@@ -248,7 +248,7 @@ func (s *session) toolCallRefused(ctx context.Context, m *jsonrpc.Message, raw [
 	}
 	reply := func(format string, args ...any) bool {
 		msg := fmt.Sprintf(format, args...)
-		s.log.Info("relay: tools/call refused", "tool", name, "why", msg)
+		s.log.InfoContext(ctx, "relay: tools/call refused", "tool", name, "why", msg)
 		s.replyClient(ctx, m.ID, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInvalidParams, "Invalid params: "+msg,
 			map[string]string{"row": "4.T5", "tool": name}))
 		return true
@@ -341,7 +341,7 @@ func (s *session) learnList(m *jsonrpc.Message) *jsonrpc.Message {
 // new broker id, with the headers of the fresh annotations. When the list
 // fails the client gets the mismatch as an error.
 func (s *session) resendAfterMismatch(ctx context.Context, l *link, c *call, m *jsonrpc.Message) {
-	s.log.Info("relay: the upstream refused a tools/call's headers (-32020); listing its tools again and resending once",
+	s.log.InfoContext(ctx, "relay: the upstream refused a tools/call's headers (-32020); listing its tools again and resending once",
 		"id", string(c.clientID), "error", string(m.Error))
 	if err := s.fetchTools(ctx, l); err != nil {
 		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError,
@@ -441,7 +441,7 @@ func (s *session) listTools(ctx context.Context, l *link) error {
 		seen[cursor] = true
 	}
 	bad := s.hdrs.learn(all, true)
-	s.log.Debug("relay: listed the upstream's tools for their x-mcp-header annotations", "tools", len(all), "invalid", len(bad))
+	s.log.DebugContext(ctx, "relay: listed the upstream's tools for their x-mcp-header annotations", "tools", len(all), "invalid", len(bad))
 	return nil
 }
 

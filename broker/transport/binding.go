@@ -69,7 +69,7 @@ func (b binder) allows(w http.ResponseWriter, r *http.Request, logger *slog.Logg
 	if subtle.ConstantTimeCompare(got[:], bound[:]) == 1 {
 		return true
 	}
-	logger.Warn("transport: request for a session bound to other credentials",
+	logger.WarnContext(r.Context(), "transport: request for a session bound to other credentials",
 		"session", id, "method", r.Method, "remote", r.RemoteAddr)
 	writeError(w, http.StatusForbidden, jsonrpc.CodeInvalidRequest, "Forbidden: session is bound to other credentials")
 	return false

@@ -267,7 +267,7 @@ func (s *HTTP2026Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveNotification(w, r, m, body)
 	default:
 		if je := s.check(r, m); je != nil {
-			s.logger.Debug("transport: HTTP 2026 request refused", "method", m.Method, "code", je.Code, "reason", je.Message)
+			s.logger.DebugContext(r.Context(), "transport: HTTP 2026 request refused", "method", m.Method, "code", je.Code, "reason", je.Message)
 			writeErrorBody(w, http.StatusBadRequest, je.Response())
 			return
 		}
@@ -282,7 +282,7 @@ func (s *HTTP2026Server) serveNotification(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if m.Method == "notifications/cancelled" {
-		s.logger.Debug("transport: HTTP 2026 notifications/cancelled dropped (closing the stream cancels)")
+		s.logger.DebugContext(r.Context(), "transport: HTTP 2026 notifications/cancelled dropped (closing the stream cancels)")
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
