@@ -63,3 +63,51 @@ func TestAuditInvalidRequest(t *testing.T) {
 		t.Errorf("audit event %v", e)
 	}
 }
+
+// TestAuditInternalErrors: the bridge's own -32603 answers are recorded
+// as protocol_error events with outcome error: no upstream session for a
+// call or a discover, and a call on a lane that ended under it.
+func TestAuditInternalErrors(t *testing.T) {
+	t.Run("no upstream session", func(t *testing.T) {
+		sink := &logSink{}
+		h := newHarness(t, withConfig(func(c *Config) { c.Relay.Audit = telemetry.NewAudit(sink) }))
+		h.up.failDial.Store(true)
+		d := h.send("server/discover", nil, "Bearer a")
+		h.errorOf(d, -32603)
+		c := h.send("tools/call", toolCall(meta(capsAll)), "Bearer a")
+		h.errorOf(c, -32603)
+		evs := audittest.Validate(t, []byte(sink.String()))
+		got := map[string]bool{}
+		for _, e := range evs {
+			if e["kind"] == "protocol_error" && e["outcome"] == "error" && fmt.Sprint(e["error_code"]) == "-32603" &&
+				e["principal"] == principalOf("Bearer a") && e["side"] == "client" {
+				got[fmt.Sprint(e["method"], " ", e["request_id"])] = true
+			}
+		}
+		for _, want := range []string{"server/discover " + strings.Trim(string(d), `"`), "tools/call " + strings.Trim(string(c), `"`)} {
+			if !got[want] {
+				t.Errorf("no -32603 audit event for %s:\n%s", want, sink.String())
+			}
+		}
+	})
+	t.Run("lane ended", func(t *testing.T) {
+		sink := &logSink{}
+		h := newHarness(t, withConfig(func(c *Config) {
+			c.MaxLanes = 1
+			c.Relay.Audit = telemetry.NewAudit(sink)
+		}))
+		c := h.start("tools/call", toolCall(meta(capsAll)), "Bearer a")
+		h.laneOf("Bearer b", capsAll) // evicts a's lane under the call
+		h.errorOf(c.id, -32603)
+		var found bool
+		for _, e := range audittest.Validate(t, []byte(sink.String())) {
+			if e["kind"] == "protocol_error" && e["outcome"] == "error" && e["method"] == "tools/call" &&
+				e["request_id"] == strings.Trim(string(c.id), `"`) && strings.Contains(fmt.Sprint(e["detail"]), "upstream session ended") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no audit event for the call failed by its lane's end:\n%s", sink.String())
+		}
+	})
+}

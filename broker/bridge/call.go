@@ -112,12 +112,12 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 	_, dup := b.calls[clientKey]
 	b.mu.Unlock()
 	if dup {
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
 		return
 	}
 	l, err := b.getLane(ctx, f)
 	if err != nil {
-		b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		return
 	}
 	c := &call{
@@ -146,7 +146,7 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 		// waited for its lane.
 		b.mu.Unlock()
 		l.done()
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use by a pending request", nil)
 		return
 	}
 	b.calls[clientKey] = c
@@ -160,7 +160,7 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 	}
 	if err := l.send(ctx, b.injectLane(ctx, raw), nil); err != nil {
 		if b.endCall(c) {
-			b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
+			b.rejectError(ctx, m, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		}
 	}
 }
@@ -227,6 +227,9 @@ func (b *bridge) answer(ctx context.Context, l *lane, m *jsonrpc.Message) {
 		raw = jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError,
 			"mcpbroker: the upstream answer cannot be given to a 2026-07-28 client (REVISIONS.md "+out.Row+"): "+out.Reason,
 			map[string]any{"row": out.Row, "upstream": json.RawMessage(m.Raw)})
+	}
+	if out.Kind != translators.Forward && b.cfg.Relay.Audit != nil {
+		b.auditAnswer(ctx, c, raw)
 	}
 	b.mu.Lock()
 	if c.ended {

@@ -346,7 +346,7 @@ func (b *bridge) laneEnded(l *lane, why string) {
 	b.mu.Unlock()
 	for _, c := range calls {
 		if c.clientID != nil {
-			b.replyError(ctx, c.clientID, jsonrpc.CodeInternalError, "mcpbroker: upstream session ended ("+why+")", nil)
+			b.failCall(ctx, c.clientID, c.method, "mcpbroker: upstream session ended ("+why+")")
 		}
 	}
 	for _, ls := range listens {
@@ -364,7 +364,7 @@ func (b *bridge) laneEnded(l *lane, why string) {
 func (b *bridge) discover(ctx context.Context, m *jsonrpc.Message, f requestFacts) {
 	l, err := b.getLane(ctx, f)
 	if err != nil {
-		b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		return
 	}
 	r := translators.NewObject()

@@ -53,12 +53,12 @@ func (b *bridge) listen(ctx context.Context, m *jsonrpc.Message, f requestFacts)
 		Notifications *listenFilter `json:"notifications"`
 	}
 	if err := json.Unmarshal(m.Params, &p); err != nil || p.Notifications == nil {
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidParams, "Invalid params: notifications is required", nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidParams, "Invalid params: notifications is required", nil)
 		return
 	}
 	l, err := b.getLane(ctx, f)
 	if err != nil {
-		b.replyError(ctx, m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
 		return
 	}
 	// The upstream's stream for unsolicited notifications opens with the
@@ -97,7 +97,7 @@ func (b *bridge) listen(ctx context.Context, m *jsonrpc.Message, f requestFacts)
 	}
 	if dup {
 		b.unlisten(ctx, ls)
-		b.replyError(ctx, m.ID, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use", nil)
+		b.rejectError(ctx, m, jsonrpc.CodeInvalidRequest, "Invalid Request: request id "+string(m.ID)+" is already in use", nil)
 		return
 	}
 	ack := listenFilter{ToolsListChanged: ls.tools, PromptsListChanged: ls.prompts, ResourcesListChanged: ls.lists, ResourceSubscriptions: ls.uris}

@@ -135,7 +135,7 @@ func (b *bridge) sendRound(ctx context.Context, c *call) {
 			c.lane.done()
 		}
 		b.log.ErrorContext(ctx, "bridge: cannot seal the requestState of a suspended request", "err", err)
-		b.replyError(ctx, id, jsonrpc.CodeInternalError, "mcpbroker: cannot suspend the request: "+err.Error(), nil)
+		b.failCall(ctx, id, c.method, "mcpbroker: cannot suspend the request: "+err.Error())
 		b.abandon(ctx, c, asked, "the broker could not suspend the request")
 		return
 	}
@@ -415,7 +415,7 @@ func (b *bridge) resendURL(ctx context.Context, c *call) {
 		b.mu.Unlock()
 		if live {
 			c.lane.done()
-			b.replyError(ctx, id, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
+			b.failCall(ctx, id, c.method, "mcpbroker: "+err.Error())
 		}
 	}
 }

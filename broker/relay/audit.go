@@ -98,6 +98,41 @@ func (s *session) auditReply(ctx context.Context, m *jsonrpc.Message, raw []byte
 	s.auditMessage(ctx, telemetry.AuditProtocolError, outcomeOf(code), "client", m, code, msg)
 }
 
+// auditError emits a protocol_error event for raw when it is an error
+// response the broker answers the client request id (of method) with
+// outside that request's own handling: the answer of a tasks/result that
+// waited for its task (4.M5). Other responses emit nothing.
+func (s *session) auditError(ctx context.Context, method string, id json.RawMessage, raw []byte) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	code, msg := errorOf(raw)
+	if code == 0 {
+		return
+	}
+	s.audit(ctx, telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: outcomeOf(code), Side: "client",
+		Method: method, RequestID: telemetry.AuditRequestID(id), ErrorCode: code, Detail: msg})
+}
+
+// auditHandshake emits the event of reply, the error the client's
+// initialize (the broker's first upstream request c) is answered with when
+// the upstream handshake fails: an upstream_error when the upstream
+// refused it with an error of its own (upstream set), else a
+// protocol_error of outcome error (no answer, a revision the broker does
+// not speak, an invalid or untranslatable result).
+func (s *session) auditHandshake(ctx context.Context, c *call, reply []byte, upstream bool) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	code, msg := errorOf(reply)
+	e := telemetry.Event{Kind: telemetry.AuditProtocolError, Outcome: telemetry.OutcomeError, Side: "client",
+		Method: methodInitialize, RequestID: telemetry.AuditRequestID(c.clientID), ErrorCode: code, Detail: msg}
+	if upstream {
+		e.Kind, e.Side = telemetry.AuditUpstreamError, "server"
+	}
+	s.audit(ctx, e)
+}
+
 // outcomeOf is the outcome of a broker error with that code.
 func outcomeOf(code int) string {
 	switch code {

@@ -169,7 +169,9 @@ func (s *session) probe(ctx context.Context, m *jsonrpc.Message, c *call, tctx t
 	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		if s.take(c.key) != nil {
 			s.endOwn(telemetry.Failure("transport", err.Error()), c)
-			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
+			raw := jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
+			s.auditReply(ctx, m, raw)
+			s.sendClient(ctx, raw, m.ID)
 		}
 		return fmt.Errorf("%w: %w", ErrHandshake, err)
 	}

@@ -713,7 +713,9 @@ func (s *session) initialize(ctx context.Context, m *jsonrpc.Message) error {
 	out := chain.Translate(m, translators.ClientToServer, &tctx)
 	s.logOutcome(ctx, "c2s", m.Method, m, out)
 	if out.Kind != translators.Forward {
-		s.sendClient(ctx, s.refusal(m.ID, m.Method, offered, out), m.ID)
+		raw := s.refusal(m.ID, m.Method, offered, out)
+		s.auditReply(ctx, m, raw)
+		s.sendClient(ctx, raw, m.ID)
 		return nil
 	}
 	n := translators.Parse(out.Message)
@@ -779,7 +781,9 @@ func (s *session) handshakeSend(ctx context.Context, m *jsonrpc.Message, c *call
 	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		if s.take(c.key) != nil {
 			s.endOwn(telemetry.Failure("transport", err.Error()), c)
-			s.sendClient(ctx, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil), m.ID)
+			raw := jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil)
+			s.auditReply(ctx, m, raw)
+			s.sendClient(ctx, raw, m.ID)
 		}
 		return fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
@@ -1197,6 +1201,7 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 // answers the client's initialize.
 func (s *session) finishHandshake(ctx context.Context, c *call, m *jsonrpc.Message) error {
 	fail := func(reply []byte, err error) error {
+		s.auditHandshake(ctx, c, reply, m.Kind == jsonrpc.KindError)
 		s.sendClient(ctx, reply, c.clientID)
 		err = fmt.Errorf("%w: %w", ErrHandshake, err)
 		s.log.WarnContext(ctx, "relay: upstream handshake failed", "err", err)

@@ -289,6 +289,7 @@ func (s *session) finishDiscover(ctx context.Context, c *call, m *jsonrpc.Messag
 		return nil // 4.L3: a legacy server; initializeAuto initializes it
 	}
 	fail := func(reply []byte, err error) error {
+		s.auditHandshake(ctx, c, reply, m.Kind == jsonrpc.KindError)
 		s.sendClient(ctx, reply, c.clientID)
 		err = fmt.Errorf("%w: %w", ErrHandshake, err)
 		s.log.WarnContext(ctx, "relay: upstream discovery failed", "err", err)
@@ -392,8 +393,9 @@ func (s *session) inputRequired(ctx context.Context, l *link, c *call, m *jsonrp
 		return false
 	}
 	if c.rounds >= mrtrMaxRounds {
-		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError,
-			fmt.Sprintf("mcpbroker: the server asked for input %d times for one request (REVISIONS.md 4.M6)", c.rounds), nil))
+		msg := fmt.Sprintf("mcpbroker: the server asked for input %d times for one request (REVISIONS.md 4.M6)", c.rounds)
+		s.auditCall(ctx, c, jsonrpc.CodeInternalError, msg)
+		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, msg, nil))
 		return true
 	}
 	reqs := res.Get("inputRequests")
@@ -530,6 +532,7 @@ func (s *session) mrtrFailCode(ctx context.Context, round *mrtrRound, code int, 
 	s.mu.Unlock()
 	c := round.call
 	s.log.WarnContext(ctx, "relay: input round failed", "method", c.method, "id", string(c.clientID), "why", why)
+	s.auditCall(ctx, c, code, "mcpbroker: "+why)
 	s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, code, "mcpbroker: "+why, nil))
 }
 
@@ -595,6 +598,7 @@ func (s *session) retry(ctx context.Context, l *link, round *mrtrRound) {
 	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		if s.take(c.key) != nil {
 			s.endUp(c, telemetry.Failure("transport", err.Error()))
+			s.auditCall(ctx, c, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error())
 			s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 		}
 		return

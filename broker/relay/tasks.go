@@ -198,7 +198,7 @@ func (s *session) taskTTL(requested *translators.Node) time.Duration {
 func (s *session) startTask(ctx context.Context, m *jsonrpc.Message, raw []byte, b *batch) {
 	id, err := newTaskID()
 	if err != nil {
-		s.replyClient(ctx, m.ID, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
+		s.rejectClient(ctx, m, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 		return
 	}
 	now := time.Now()
@@ -212,7 +212,7 @@ func (s *session) startTask(ctx context.Context, m *jsonrpc.Message, raw []byte,
 	}
 	if n := len(s.tasks.byID); n >= s.cfg.MaxTasks {
 		s.mu.Unlock()
-		s.replyClient(ctx, m.ID, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError,
+		s.rejectClient(ctx, m, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError,
 			fmt.Sprintf("mcpbroker: this session holds %d tasks, the most the broker keeps; retry once one has expired (REVISIONS.md 4.M5)", n), nil))
 		return
 	}
@@ -288,6 +288,7 @@ type taskSend struct {
 func (ts taskSends) run(s *session) {
 	for _, x := range ts {
 		if x.reply != nil {
+			s.auditError(s.ctx, methodTasksResult, x.reply.id, x.raw)
 			s.replyClient(s.ctx, x.reply.id, x.reply.batch, x.raw)
 		} else {
 			s.sendClient(s.ctx, x.raw, x.related)
@@ -374,7 +375,7 @@ func (s *session) taskRequest(ctx context.Context, m *jsonrpc.Message, taskID st
 	}
 	if t == nil {
 		s.mu.Unlock()
-		s.replyClient(ctx, m.ID, b, taskNotFound(m.ID, taskID))
+		s.rejectClient(ctx, m, b, taskNotFound(m.ID, taskID))
 		return
 	}
 	switch m.Method {
@@ -392,12 +393,13 @@ func (s *session) taskRequest(ctx context.Context, m *jsonrpc.Message, taskID st
 		}
 		raw := taskPayload(m.ID, t)
 		s.mu.Unlock()
+		s.auditError(ctx, m.Method, m.ID, raw)
 		s.replyClient(ctx, m.ID, b, raw)
 	case methodTasksCancel:
 		if t.terminal() {
 			status := t.status
 			s.mu.Unlock()
-			s.replyClient(ctx, m.ID, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInvalidParams,
+			s.rejectClient(ctx, m, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInvalidParams,
 				fmt.Sprintf("Cannot cancel task: task %q is already %s", taskID, status), nil))
 			return
 		}
@@ -421,7 +423,7 @@ func (s *session) listTasks(ctx context.Context, m *jsonrpc.Message, b *batch) {
 	if c := translators.Parse(m.Params).Get("cursor"); c != nil {
 		n, err := strconv.ParseInt(strings.TrimPrefix(c.Str(), "t"), 10, 64)
 		if !c.IsString() || !strings.HasPrefix(c.Str(), "t") || err != nil || n < 1 {
-			s.replyClient(ctx, m.ID, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInvalidParams, "Invalid params: invalid tasks/list cursor", nil))
+			s.rejectClient(ctx, m, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInvalidParams, "Invalid params: invalid tasks/list cursor", nil))
 			return
 		}
 		from = n
@@ -506,8 +508,10 @@ func (s *session) expireTask(t *task) {
 	defer s.timers.Done()
 	s.log.Debug("relay: task expired", "task", t.id, "running", running)
 	for _, w := range waiters {
-		s.replyClient(s.ctx, w.id, w.batch, jsonrpc.ErrorResponse(w.id, jsonrpc.CodeInvalidParams,
-			fmt.Sprintf("Failed to retrieve task: Task has expired: %q reached its ttl of %v", t.id, t.ttl), nil))
+		raw := jsonrpc.ErrorResponse(w.id, jsonrpc.CodeInvalidParams,
+			fmt.Sprintf("Failed to retrieve task: Task has expired: %q reached its ttl of %v", t.id, t.ttl), nil)
+		s.auditError(s.ctx, methodTasksResult, w.id, raw)
+		s.replyClient(s.ctx, w.id, w.batch, raw)
 	}
 	if running {
 		s.cancelTaskCall(s.ctx, t.callKey, "mcpbroker: task expired")

@@ -249,7 +249,7 @@ func (s *session) toolCallRefused(ctx context.Context, m *jsonrpc.Message, raw [
 	reply := func(format string, args ...any) bool {
 		msg := fmt.Sprintf(format, args...)
 		s.log.InfoContext(ctx, "relay: tools/call refused", "tool", name, "why", msg)
-		s.replyClient(ctx, m.ID, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInvalidParams, "Invalid params: "+msg,
+		s.rejectClient(ctx, m, b, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInvalidParams, "Invalid params: "+msg,
 			map[string]string{"row": "4.T5", "tool": name}))
 		return true
 	}
@@ -344,8 +344,9 @@ func (s *session) resendAfterMismatch(ctx context.Context, l *link, c *call, m *
 	s.log.InfoContext(ctx, "relay: the upstream refused a tools/call's headers (-32020); listing its tools again and resending once",
 		"id", string(c.clientID), "error", string(m.Error))
 	if err := s.fetchTools(ctx, l); err != nil {
-		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError,
-			"mcpbroker: the upstream refused the headers of the tool call (-32020, REVISIONS.md 4.T5) and listing its tools again failed: "+err.Error(),
+		msg := "mcpbroker: the upstream refused the headers of the tool call (-32020, REVISIONS.md 4.T5) and listing its tools again failed: " + err.Error()
+		s.auditCall(ctx, c, jsonrpc.CodeInternalError, msg)
+		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, msg,
 			map[string]any{"upstreamError": json.RawMessage(m.Error)}))
 		return
 	}
@@ -367,6 +368,7 @@ func (s *session) resendAfterMismatch(ctx context.Context, l *link, c *call, m *
 	if err := s.sendUp(sendCtx, raw, nil); err != nil {
 		if s.take(n.key) != nil {
 			s.endOwn(telemetry.Failure("transport", err.Error()), n)
+			s.auditCall(ctx, n, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error())
 			s.replyClient(ctx, n.clientID, n.batch, jsonrpc.ErrorResponse(n.clientID, jsonrpc.CodeInternalError, "mcpbroker: "+err.Error(), nil))
 		}
 		return
