@@ -224,6 +224,15 @@ func (l *lane) send(ctx context.Context, raw []byte, related json.RawMessage) er
 	return nil
 }
 
+// answer sends raw, the bridge's answer to a request of the lane's server,
+// with the trace context of ctx (see laneTrace).
+func (l *lane) answer(ctx context.Context, raw []byte) error {
+	if err := l.conn.Send(ctx, transport.Message{Raw: raw, Trace: l.b.laneTrace(ctx)}); err != nil {
+		return fmt.Errorf("%w: %w", errLaneClosed, err)
+	}
+	return nil
+}
+
 // request sends the bridge's own request to the lane and waits for its
 // response.
 func (l *lane) request(ctx context.Context, method string, params json.RawMessage) (*jsonrpc.Message, error) {

@@ -248,7 +248,7 @@ func (b *bridge) answerForClient(ctx context.Context, l *lane, id json.RawMessag
 	default:
 		raw = jsonrpc.ErrorResponse(id, jsonrpc.CodeInternalError, "mcpbroker: the 2026-07-28 client cannot answer "+method+": "+why, nil)
 	}
-	_ = l.send(ctx, raw, nil)
+	_ = l.answer(ctx, raw)
 }
 
 // retryError maps a requestState that does not open to the message of
@@ -435,7 +435,7 @@ func (b *bridge) sendInput(ctx context.Context, l *lane, in *input, result *tran
 		b.answerForClient(ctx, l, in.serverID, in.method, "its answer cannot be translated ("+out.Row+")")
 		return
 	}
-	_ = l.send(ctx, out.Message, nil)
+	_ = l.answer(ctx, out.Message)
 }
 
 // serverCancelled handles a legacy server cancelling one of its own

@@ -132,6 +132,25 @@ func (t *bridgeTelemetry) close() {
 	}
 }
 
+// laneTrace returns the W3C trace context of ctx (the SERVER span of the
+// client request on whose behalf the bridge answers a server's request) as
+// the Trace of a message to a lane, or nil when telemetry is off or ctx
+// has none. A response has no params._meta to carry it; the lane relay
+// takes Message.Trace as it takes an HTTP request's headers and answers
+// the upstream in that context (the HTTP transports put it in the POST's
+// headers).
+func (b *bridge) laneTrace(ctx context.Context) *transport.TraceHeaders {
+	if b.tel == nil {
+		return nil
+	}
+	var mc telemetry.MetaCarrier
+	telemetry.Propagator().Inject(ctx, &mc)
+	if mc.Traceparent == "" && mc.Baggage == "" {
+		return nil
+	}
+	return &transport.TraceHeaders{Traceparent: mc.Traceparent, Tracestate: mc.Tracestate, Baggage: mc.Baggage}
+}
+
 // injectLane returns raw, a request or notification for a lane, with the
 // trace context of ctx (the SERVER span of the client request that caused
 // it) in its params._meta, so that the lane's relay spans, and through
@@ -140,7 +159,8 @@ func (t *bridgeTelemetry) close() {
 // and the bridge's own (initialize, notifications/initialized,
 // logging/setLevel, the resources/subscribe and unsubscribe of listens,
 // cancellations, the resend of a 4.M7 call). Responses (the answers to a
-// server's input requests) have no params and carry none.
+// server's input requests) have no params: they carry the context as
+// their Message.Trace (laneTrace, lane.answer).
 func (b *bridge) injectLane(ctx context.Context, raw []byte) []byte {
 	if b.tel == nil {
 		return raw

@@ -214,3 +214,28 @@ func TestBridgeTelemetryLaneRequests(t *testing.T) {
 		t.Errorf("upstream resources/subscribe traceparent %q, want the listen's trace %s", tp, listenTrace)
 	}
 }
+
+// TestBridgeTelemetryInputAnswer: the answer the bridge gives the server's
+// input request on the retry's behalf (4.M6) carries the retry's trace
+// context to the lane (a response has no params._meta: Message.Trace), so
+// the lane relay handles and sends it in the retry's trace.
+func TestBridgeTelemetryInputAnswer(t *testing.T) {
+	h, spans := tracedHarness(t)
+	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	c := h.start("tools/call", toolCall(meta(capsAll, "traceparent", "00-"+callerTrace+"-00f067aa0ba902b7-01")), "")
+	c.ask("srv-1", "elicitation/create", elicitationParams, true)
+	reqs, state := c.inputRequired()
+	rid := c.retry(state, obj{onlyKey(t, reqs): decodeObj([]byte(elicitAnswer))})
+	h.upAnswer("srv-1")
+	c.finish()
+	h.result(rid)
+	retry := spans.wait(t, "the bridge's SERVER span of the retry", serverSpan("2026-07-28", rid))
+	answer := spans.wait(t, "the lane relay's validation of the answer", func(sp sdktrace.ReadOnlySpan) bool {
+		return sp.Name() == telemetry.SpanValidate && spanAttr(sp, "mcp.method.name") == "elicitation/create" &&
+			spanAttr(sp, "mcpbroker.side") == "client"
+	})
+	if !isChild(answer, retry) {
+		t.Errorf("the lane's validation of the input answer has parent %s in trace %s, want the retry's span %s",
+			answer.Parent().SpanID(), answer.SpanContext().TraceID(), retry.SpanContext().SpanID())
+	}
+}
