@@ -53,7 +53,9 @@ func (pi *peerInfo) set(p Peer) {
 	if old := pi.p.Load(); old != nil && *old == p {
 		return
 	}
-	pi.p.Store(&p)
+	np := new(Peer) // not &p: p would escape, and every call allocate
+	*np = p
+	pi.p.Store(np)
 }
 
 // seeRequest records the client of r, an HTTP request of the peer.

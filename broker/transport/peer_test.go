@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"testing"
@@ -68,5 +70,29 @@ func TestPeerEndpoint(t *testing.T) {
 		if got := pi.Peer(); got != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.url, got, tc.want)
 		}
+	}
+}
+
+// TestPeerNoAlloc: recording the same client again, and reading the peer,
+// cost no allocation (every POST of a session records its client).
+func TestPeerNoAlloc(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "http://broker.example/mcp", nil)
+	r.RemoteAddr = "192.0.2.7:51234"
+	var pi peerInfo
+	pi.seeRequest(r)
+	resp := &http.Response{ProtoMajor: 1, ProtoMinor: 1}
+	if n := testing.AllocsPerRun(100, func() {
+		pi.seeRequest(r)
+		_ = pi.Peer()
+	}); n != 0 {
+		t.Errorf("seeRequest of a known client: %v allocations, want 0", n)
+	}
+	var up peerInfo
+	up.seeResponse(resp)
+	if n := testing.AllocsPerRun(100, func() { up.seeResponse(resp) }); n != 0 {
+		t.Errorf("seeResponse of a known version: %v allocations, want 0", n)
+	}
+	if got := pi.Peer(); got != (Peer{Address: "192.0.2.7", Port: 51234, ProtocolVersion: "1.1"}) {
+		t.Errorf("peer %+v", got)
 	}
 }
