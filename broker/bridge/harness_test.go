@@ -352,6 +352,15 @@ func (c *clientConn) RequestHeader(id json.RawMessage) (http.Header, bool) {
 	return h.Clone(), ok
 }
 
+// clientPeer is the HTTP client every request of the harness comes from.
+var clientPeer = transport.Peer{Address: "192.0.2.9", Port: 40000, ProtocolVersion: "2"}
+
+// RequestPeer tells the client of a request, like the Conn of a
+// transport.HTTP2026Server: always clientPeer.
+func (c *clientConn) RequestPeer(json.RawMessage) (transport.Peer, bool) {
+	return clientPeer, true
+}
+
 // fakeClock is the clock of the harness's Sealer.
 type fakeClock struct {
 	mu sync.Mutex

@@ -28,6 +28,7 @@ import (
 type bridgeTelemetry struct {
 	p         *telemetry.Provider
 	transport telemetry.Transport
+	client    transport.Conn // the client-facing Conn
 
 	mu   sync.Mutex
 	open map[string]*openRequest // by client id key
@@ -48,7 +49,7 @@ func newBridgeTelemetry(p *telemetry.Provider, client transport.Conn) *bridgeTel
 	case transport.RequestHeaders, transport.SessionIDer:
 		tr = telemetry.TransportTCP
 	}
-	return &bridgeTelemetry{p: p, transport: tr, open: map[string]*openRequest{}}
+	return &bridgeTelemetry{p: p, transport: tr, client: client, open: map[string]*openRequest{}}
 }
 
 // withHTTPTrace returns ctx with the trace context of the W3C headers of
@@ -66,6 +67,11 @@ func (t *bridgeTelemetry) startRequest(ctx context.Context, m *jsonrpc.Message) 
 	op := telemetry.Op{Method: m.Method, ID: m.ID, Params: m.Params, Revision: schemas.V20260728.String(), Transport: t.transport}
 	if t.transport == telemetry.TransportTCP {
 		op.ProtocolName = "http"
+		if rp, ok := t.client.(transport.RequestPeerer); ok {
+			if p, ok := rp.RequestPeer(m.ID); ok {
+				op.ClientAddress, op.ClientPort, op.ProtocolVersion = p.Address, p.Port, p.ProtocolVersion
+			}
+		}
 	}
 	ctx, c := t.p.StartServer(ctx, op)
 	key := jsonrpc.IDKey(m.ID)

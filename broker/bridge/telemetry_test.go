@@ -239,3 +239,21 @@ func TestBridgeTelemetryInputAnswer(t *testing.T) {
 			answer.Parent().SpanID(), answer.SpanContext().TraceID(), retry.SpanContext().SpanID())
 	}
 }
+
+// TestBridgeTelemetryClientAddress: a request's SERVER span names the
+// HTTP client of its POST (transport.RequestPeerer).
+func TestBridgeTelemetryClientAddress(t *testing.T) {
+	h, spans := tracedHarness(t)
+	c := h.start("tools/call", toolCall(meta(capsAll)), "")
+	c.finish()
+	h.result(c.id)
+	sp := spans.wait(t, "the bridge's SERVER span", serverSpan("2026-07-28", c.id))
+	for k, want := range map[string]string{
+		"client.address": clientPeer.Address, "client.port": "40000", "network.transport": "tcp",
+		"network.protocol.name": "http", "network.protocol.version": "2",
+	} {
+		if got := spanAttr(sp, k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+}

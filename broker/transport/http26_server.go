@@ -386,6 +386,7 @@ type req26 struct {
 	id     json.RawMessage // the server id
 	orig   json.RawMessage // the client's id
 	header http.Header
+	peer   Peer // the client of the POST
 
 	queue [][]byte      // messages to write
 	final bool          // the response is queued
@@ -422,6 +423,8 @@ func (c *http26Conn) register(r *http.Request, m *jsonrpc.Message, body []byte) 
 	c.next++
 	id := json.RawMessage(`"h26-` + strconv.FormatUint(c.next, 10) + `"`)
 	q := &req26{key: jsonrpc.IDKey(id), id: id, orig: bytes.Clone(m.ID), header: r.Header.Clone(), wake: make(chan struct{})}
+	q.peer.Address, q.peer.Port = splitHostPort(r.RemoteAddr)
+	q.peer.ProtocolVersion = httpVersion(r.ProtoMajor, r.ProtoMinor)
 	c.reqs[q.key] = q
 	return q, replaceID(body, m, id), true
 }
@@ -746,6 +749,17 @@ func (c *http26Conn) RequestHeader(id json.RawMessage) (http.Header, bool) {
 		return nil, false
 	}
 	return q.header.Clone(), true
+}
+
+// RequestPeer implements [RequestPeerer].
+func (c *http26Conn) RequestPeer(id json.RawMessage) (Peer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.reqs[jsonrpc.IDKey(id)]
+	if q == nil {
+		return Peer{}, false
+	}
+	return q.peer, true
 }
 
 // Close ends the Conn: Recv returns ErrClosed, pending requests' streams

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -31,6 +32,16 @@ type PeerAddresser interface {
 	// Peer returns what is known of the peer so far. It is safe for
 	// concurrent use and does not allocate.
 	Peer() Peer
+}
+
+// RequestPeerer is implemented by the Conn of an [HTTP2026Server], whose
+// requests come from many HTTP clients (so it is no [PeerAddresser]): it
+// tells the client of each pending request.
+type RequestPeerer interface {
+	// RequestPeer returns the client of the POST that carried the
+	// pending request with that id (in the Conn's id space), and false
+	// when no such request is pending.
+	RequestPeer(id json.RawMessage) (Peer, bool)
 }
 
 // peerInfo records a Conn's peer. The zero peerInfo knows nothing; its

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -94,5 +95,27 @@ func TestPeerNoAlloc(t *testing.T) {
 	}
 	if got := pi.Peer(); got != (Peer{Address: "192.0.2.7", Port: 51234, ProtocolVersion: "1.1"}) {
 		t.Errorf("peer %+v", got)
+	}
+}
+
+// TestHTTP2026RequestPeer: the stateless server's Conn tells the client
+// of each pending request; the client's Conn its server.
+func TestHTTP2026RequestPeer(t *testing.T) {
+	ts, _, conn := serve26(t, nil)
+	got := relay26(t, conn)
+	c := dial26(t, ts.URL)
+	send(t, c, req26Body(`7`, "tools/call", `"name":"echo",`))
+	m := next(t, got)
+	p, ok := conn.(RequestPeerer).RequestPeer(m.ID)
+	if !ok || p.Address != "127.0.0.1" || p.Port == 0 || p.ProtocolVersion != "1.1" {
+		t.Errorf("RequestPeer = %+v, %v; want 127.0.0.1:<port> over HTTP/1.1", p, ok)
+	}
+	if _, ok := conn.(RequestPeerer).RequestPeer(json.RawMessage(`"nope"`)); ok {
+		t.Errorf("RequestPeer of no pending request: ok")
+	}
+	u, _ := url.Parse(ts.URL)
+	port, _ := strconv.Atoi(u.Port())
+	if cp := c.(PeerAddresser).Peer(); cp.Address != "127.0.0.1" || cp.Port != port {
+		t.Errorf("client's peer %+v, want 127.0.0.1:%d", cp, port)
 	}
 }
