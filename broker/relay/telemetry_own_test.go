@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -271,4 +272,22 @@ func TestTelemetryNetworkAttributes(t *testing.T) {
 			wantAttrs(t, client, tc.wantUp)
 		})
 	}
+}
+
+// TestTelemetryBrokerCancellation: the notifications/cancelled the broker
+// sends upstream for a request that timed out is a CLIENT span of origin
+// broker under that request's SERVER span, its context in the
+// notification's _meta.
+func TestTelemetryBrokerCancellation(t *testing.T) {
+	p, sink := tracedProvider(t)
+	h := start(t, Config{Validator: testValidator(t), Telemetry: p, RequestTimeout: 20 * time.Millisecond})
+	h.handshake("2025-11-25", "2025-11-25", "2025-11-25", capsSampling, capsServer)
+	h.client.send(toolCall)
+	h.server.recvObj()
+	wantEq(t, "timeout", errorCode(h.client.recvObj()), `-32001`)
+	cancel := h.server.recvObj()
+	wantEq(t, "cancellation", cancel["method"], `"notifications/cancelled"`)
+	call := sink.awaitOne(t, trace.SpanKindServer, "tools/call echo", nil)
+	sp := sink.awaitChild(t, trace.SpanKindClient, "notifications/cancelled", call, with(ownAttrs, "mcp.protocol.version", "2025-11-25"))
+	wantTraceparent(t, "notifications/cancelled", cancel, sp)
 }
