@@ -291,3 +291,37 @@ func TestTelemetryBrokerCancellation(t *testing.T) {
 	sp := sink.awaitChild(t, trace.SpanKindClient, "notifications/cancelled", call, with(ownAttrs, "mcp.protocol.version", "2025-11-25"))
 	wantTraceparent(t, "notifications/cancelled", cancel, sp)
 }
+
+// sessionIDConn is a Conn that has a session id, as every Conn the
+// upstream pool wraps says it has.
+type sessionIDConn struct{ transport.Conn }
+
+func (sessionIDConn) SessionID() string { return "" }
+
+// addressedConn is sessionIDConn that also says where its peer is.
+type addressedConn struct {
+	sessionIDConn
+	peer transport.Peer
+}
+
+func (c addressedConn) Peer() transport.Peer { return c.peer }
+
+// TestConnTransport: a Conn naming a peer address is tcp, one that
+// implements transport.PeerAddresser without an address (the pool's
+// wrapper of a stdio upstream) is a pipe whatever else it implements.
+func TestConnTransport(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		conn transport.Conn
+		want telemetry.Transport
+	}{
+		{"plain pipe", &memConn{}, telemetry.TransportPipe},
+		{"session id, no peer interface", sessionIDConn{&memConn{}}, telemetry.TransportTCP},
+		{"wrapped stdio", addressedConn{sessionIDConn{&memConn{}}, transport.Peer{}}, telemetry.TransportPipe},
+		{"http", addressedConn{sessionIDConn{&memConn{}}, transport.Peer{Address: "127.0.0.1", Port: 8080}}, telemetry.TransportTCP},
+	} {
+		if got := connTransport(tc.conn); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

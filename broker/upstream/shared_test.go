@@ -658,6 +658,13 @@ func TestOptionalInterfaces(t *testing.T) {
 			if x.(transport.HeaderCarrier).CarriesHeaders() {
 				t.Error("a Conn without CarriesHeaders carries headers")
 			}
+			if p := x.(transport.PeerAddresser).Peer(); p != (transport.Peer{}) {
+				t.Errorf("Peer of a Conn without one = %+v", p)
+			}
+			wantPeer := transport.Peer{Address: "mcp.example.com", Port: 443, ProtocolVersion: "2"}
+			if p := expose(pc, peered{pc, wantPeer}, nil, nil).(transport.PeerAddresser).Peer(); p != wantPeer {
+				t.Errorf("Peer of a Conn with one = %+v, want %+v", p, wantPeer)
+			}
 		})
 	}
 }
@@ -691,3 +698,11 @@ func TestSharedBatch(t *testing.T) {
 		}
 	}
 }
+
+// peered is a Conn that says where its peer is.
+type peered struct {
+	transport.Conn
+	peer transport.Peer
+}
+
+func (c peered) Peer() transport.Peer { return c.peer }
