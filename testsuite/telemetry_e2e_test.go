@@ -122,13 +122,21 @@ func TestServeTracesToJaeger(t *testing.T) {
 	if upstream.Parent() != server.SpanID {
 		t.Errorf("broker CLIENT span's parent = %s, want the SERVER span %s", upstream.Parent(), server.SpanID)
 	}
-	for tag, want := range map[string]string{"mcp.protocol.version": "2024-11-05", "gen_ai.tool.name": "echo", "network.transport": "tcp"} {
+	// The client came over HTTP/1.1 from 127.0.0.1; the upstream is a
+	// child process on stdio, which has no address.
+	for tag, want := range map[string]string{"mcp.protocol.version": "2024-11-05", "gen_ai.tool.name": "echo", "network.transport": "tcp",
+		"client.address": "127.0.0.1", "network.protocol.name": "http", "network.protocol.version": "1.1"} {
 		if got, _ := server.Tag(tag); got != want {
 			t.Errorf("SERVER span %s = %q, want %q", tag, got, want)
 		}
 	}
-	if got, _ := upstream.Tag("mcp.protocol.version"); got != "2025-11-25" {
-		t.Errorf("CLIENT span mcp.protocol.version = %q, want 2025-11-25", got)
+	for tag, want := range map[string]string{"mcp.protocol.version": "2025-11-25", "network.transport": "pipe"} {
+		if got, _ := upstream.Tag(tag); got != want {
+			t.Errorf("CLIENT span %s = %q, want %q", tag, got, want)
+		}
+	}
+	if got, ok := upstream.Tag("server.address"); ok {
+		t.Errorf("CLIENT span toward a stdio upstream has server.address %q", got)
 	}
 	translations := 0
 	for _, s := range tr.Find(telemetry.SpanTranslate) {
