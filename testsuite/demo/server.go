@@ -171,6 +171,7 @@ type Server struct {
 	stateTTL    time.Duration
 	tokenIssuer func() string       // WithTokenIssuer (oauth.go)
 	tel         *telemetry.Provider // WithTelemetry (telemetry.go)
+	profile     string              // WithProfile (conformance_profile.go)
 
 	stateKey []byte                             // signs requestState tokens (2026-07-28)
 	hub      *hub                               // open subscriptions/listen streams (2026-07-28)
@@ -198,6 +199,9 @@ func New(rev schemas.Revision, opts ...Option) (*Server, error) {
 	}
 	if s.cacheTTL < 0 {
 		return nil, fmt.Errorf("demo: negative cache TTL %s", s.cacheTTL)
+	}
+	if err := checkProfile(s.profile, rev); err != nil {
+		return nil, err
 	}
 	params, err := paramSpecs(rev)
 	if err != nil {
@@ -335,6 +339,11 @@ func (ss *serverSession) handle(ctx context.Context, req *session.Request) (any,
 	ss.mu.Unlock()
 	if state == stateNew {
 		return nil, errorf(jsonrpc.CodeInvalidRequest, "Invalid Request: %s before initialize", req.Method)
+	}
+	if ss.srv.profile == ProfileConformance {
+		if r, handled, err := ss.conformanceHandle(ctx, req); handled {
+			return r, err
+		}
 	}
 	switch req.Method {
 	case "logging/setLevel":
