@@ -404,7 +404,9 @@ func (ss *serverSession) cfSampling(ctx context.Context, call *toolCall) (any, e
 // cfSampleFixed returns a tool run function that asks the client's model
 // prompt.
 func cfSampleFixed(prompt string) func(*serverSession, context.Context, *toolCall) (any, error) {
-	return func(ss *serverSession, ctx context.Context, _ *toolCall) (any, error) { return ss.cfSample(ctx, prompt) }
+	return func(ss *serverSession, ctx context.Context, _ *toolCall) (any, error) {
+		return ss.cfSample(ctx, prompt)
+	}
 }
 
 // cfSample sends sampling/createMessage and answers its text.
