@@ -14,7 +14,7 @@ import (
 func TestEraMux(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, version, session string
-		modern                          bool
+		modern                         bool
 	}{
 		{"2026 POST", http.MethodPost, "2026-07-28", "", true},
 		{"unknown version POST", http.MethodPost, "v999.0.0", "", true},
