@@ -108,6 +108,8 @@ func cfTools(rev schemas.Revision) []cfTool {
 		{name: "test_input_required_result_tampered_state", description: "Asks the client's model to confirm (the broker seals the state of a 2026-07-28 retry).", input: none, run: cfSampleFixed("Please confirm")},
 		{name: "test_input_required_result_capabilities", description: "Asks the client's model if the client declared sampling (and for nothing it did not declare).", input: none, run: (*serverSession).cfCapabilities},
 		{name: "test_logging_tool", description: "Logs 3 messages at level info (none unless the client asked for a log level).", input: none, run: (*serverSession).cfLogging},
+		{name: "test_trigger_tool_change", description: "Announces a change of the tool list (notifications/tools/list_changed).", input: none, run: cfListChanged("tools")},
+		{name: "test_trigger_prompt_change", description: "Announces a change of the prompt list (notifications/prompts/list_changed).", input: none, run: cfListChanged("prompts")},
 		{name: "json_schema_2020_12_tool", description: "Takes arguments described with JSON Schema 2020-12 keywords; echoes them.", input: jsonSchema202012(), run: (*serverSession).cfEchoArgs},
 		{name: "test_input_required_result_list_roots", description: "Lists the client's roots (roots/list).", input: none, run: (*serverSession).cfRoots},
 		{name: "test_elicitation", description: "Asks the user (elicitation/create) for a username and an email.", since: schemas.V20250618,
@@ -453,6 +455,18 @@ func (ss *serverSession) cfRoots(ctx context.Context, _ *toolCall) (any, error) 
 		uris = append(uris, r.URI)
 	}
 	return textResult(fmt.Sprintf("Client roots (%d): %s", len(uris), strings.Join(uris, ", "))), nil
+}
+
+// cfListChanged returns a tool run function that sends
+// notifications/<list>/list_changed (the conformance profile declares
+// listChanged for tools, prompts and resources).
+func cfListChanged(list string) func(*serverSession, context.Context, *toolCall) (any, error) {
+	return func(ss *serverSession, ctx context.Context, _ *toolCall) (any, error) {
+		if err := ss.peer.Notify(ctx, "notifications/"+list+"/list_changed", nil); err != nil {
+			return nil, err
+		}
+		return textResult("Sent notifications/" + list + "/list_changed"), nil
+	}
 }
 
 // cfCapabilities is test_input_required_result_capabilities: it asks

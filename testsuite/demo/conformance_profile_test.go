@@ -51,6 +51,10 @@ func TestConformanceProfile(t *testing.T) {
 			if got := slices.Contains(names, "test_elicitation"); got != (rev >= schemas.V20250618) {
 				t.Errorf("test_elicitation listed: %t at %s", got, rev)
 			}
+			if !slices.Contains(names, "test_trigger_tool_change") {
+				t.Errorf("tools/list lacks test_trigger_tool_change: %v", names)
+			}
+			h.tool(t, "test_trigger_tool_change", nil)
 			if slices.Contains(names, "echo") {
 				t.Error("the conformance profile lists the default profile's echo")
 			}

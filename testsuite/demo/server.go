@@ -426,7 +426,8 @@ func (ss *serverSession) instructions() string {
 func (ss *serverSession) capabilities() map[string]any {
 	// In 2026-07-28 the lists never change either, but touch can send
 	// list_changed notifications to listens that ask (4.M3).
-	listChanged := ss.srv.rev.Stateless()
+	// The conformance profile's trigger tools announce list changes.
+	listChanged := ss.srv.rev.Stateless() || ss.srv.profile == ProfileConformance
 	caps := map[string]any{
 		"logging":   map[string]any{},
 		"prompts":   map[string]any{"listChanged": listChanged},
