@@ -14,6 +14,11 @@
 // strict mode (the default) it validates every message it receives
 // against its revision, and every message it sends.
 //
+// WithProfile(ProfileConformance) replaces those fixtures, in the
+// revisions up to 2025-11-25, with the ones the official conformance
+// suite (@modelcontextprotocol/conformance) expects of a server
+// (conformance_profile.go).
+//
 // # 2026-07-28
 //
 // The 2026-07-28 server is stateless (REVISIONS.md section 4): there is no
