@@ -3,9 +3,11 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/schemas"
@@ -63,6 +65,7 @@ const (
 	cfStaticText      = "This is the content of the static text resource."
 	cfWatchedText     = "This resource is watched for changes."
 	cfPromptArgs      = "test_prompt_with_arguments"
+	cfElicitPrompt    = "test_input_required_result_prompt"
 	// cfStepDelay is the pause between the log messages and the progress
 	// notifications of the logging and progress tools (~50ms in the
 	// scenarios).
@@ -114,6 +117,16 @@ func cfTools(rev schemas.Revision) []cfTool {
 		{name: "test_input_required_result_list_roots", description: "Lists the client's roots (roots/list).", input: none, run: (*serverSession).cfRoots},
 		{name: "test_elicitation", description: "Asks the user (elicitation/create) for a username and an email.", since: schemas.V20250618,
 			input: objectSchema([][3]string{{"message", "string", "The message to show the user"}}, "message"), run: (*serverSession).cfElicitation},
+		// Multi round-trip fixtures that elicit (2025-06-18 on): through
+		// the bridge each elicitation/create becomes an input request.
+		{name: "test_input_required_result_elicitation", description: "Asks the user's name (elicitation/create) and greets them.", since: schemas.V20250618, input: none,
+			run: (*serverSession).cfGreet},
+		{name: "test_input_required_result_multi_round", description: "Asks the user's name, then their favorite color (two elicitations, one after the other).", since: schemas.V20250618, input: none,
+			run: (*serverSession).cfMultiRound},
+		{name: "test_input_required_result_multiple_inputs", description: "Asks the user's name, the client's model and the client's roots at once (three concurrent requests).", since: schemas.V20250618, input: none,
+			run: (*serverSession).cfMultipleInputs},
+		{name: "test_streaming_elicitation", description: "Asks the user's name (elicitation/create) while the call runs.", since: schemas.V20250618, input: none,
+			run: (*serverSession).cfGreet},
 		{name: "test_elicitation_sep1034_defaults", description: "Elicits a form whose fields of every primitive type have defaults (SEP-1034).", since: schemas.V20251125, input: none,
 			run: cfElicitFixed("Please review and update the form fields with defaults", sep1034Schema())},
 		{name: "test_elicitation_sep1330_enums", description: "Elicits a form with the 5 enum variants of SEP-1330.", since: schemas.V20251125, input: none,
@@ -207,14 +220,18 @@ func (ss *serverSession) conformanceHandle(ctx context.Context, req *session.Req
 		arg := func(name, desc string) map[string]any {
 			return map[string]any{"name": name, "description": desc, "required": true}
 		}
-		return map[string]any{"prompts": []any{
+		prompts := []any{
 			map[string]any{"name": "test_simple_prompt", "description": "A simple prompt without arguments"},
 			map[string]any{"name": cfPromptArgs, "description": "A prompt with arguments", "arguments": []any{arg("arg1", "First test argument"), arg("arg2", "Second test argument")}},
 			map[string]any{"name": "test_prompt_with_embedded_resource", "description": "A prompt with an embedded resource", "arguments": []any{arg("resourceUri", "URI of the resource to embed")}},
 			map[string]any{"name": "test_prompt_with_image", "description": "A prompt with image content"},
-		}}, true, nil
+		}
+		if ss.srv.rev >= schemas.V20250618 {
+			prompts = append(prompts, map[string]any{"name": cfElicitPrompt, "description": "A prompt that asks the user for its context (elicitation/create)"})
+		}
+		return map[string]any{"prompts": prompts}, true, nil
 	case "prompts/get":
-		r, err := cfPrompt(req.Params)
+		r, err := ss.cfPrompt(ctx, req.Params)
 		return r, true, err
 	case "completion/complete":
 		r, err := cfComplete(req.Params)
@@ -250,7 +267,7 @@ func cfResource(uri string) (map[string]any, bool) {
 }
 
 // cfPrompt answers prompts/get for the conformance prompts.
-func cfPrompt(params json.RawMessage) (any, error) {
+func (ss *serverSession) cfPrompt(ctx context.Context, params json.RawMessage) (any, error) {
 	var p struct {
 		Name      string            `json:"name"`
 		Arguments map[string]string `json:"arguments"`
@@ -285,6 +302,15 @@ func cfPrompt(params json.RawMessage) (any, error) {
 			user(map[string]any{"type": "resource", "resource": map[string]any{"uri": p.Arguments["resourceUri"], "mimeType": "text/plain", "text": "Embedded resource content for testing."}}),
 			user(text("Please process the embedded resource above.")),
 		}
+	case cfElicitPrompt:
+		if ss.srv.rev < schemas.V20250618 {
+			return nil, errorf(jsonrpc.CodeInvalidParams, "Invalid params: unknown prompt %q", p.Name)
+		}
+		answer, err := ss.cfAsk(ctx, "What context should the prompt use?", "context")
+		if err != nil {
+			return nil, err
+		}
+		msgs = []any{user(text("Use this context: " + answer))}
 	case "test_prompt_with_image":
 		msgs = []any{
 			user(map[string]any{"type": "image", "data": pngBase64, "mimeType": "image/png"}),
@@ -512,6 +538,85 @@ func jsonSchema202012() map[string]any {
 		"else":                 map[string]any{"required": []string{"email"}},
 		"additionalProperties": false,
 	}
+}
+
+// cfAsk elicits one string field and returns the user's answer, or an
+// error when the client lacks elicitation or the user did not accept.
+func (ss *serverSession) cfAsk(ctx context.Context, message, field string) (string, error) {
+	if !ss.clientHas("elicitation") {
+		return "", errorf(jsonrpc.CodeInvalidParams, "Invalid params: the client does not support elicitation")
+	}
+	params := map[string]any{"message": message, "requestedSchema": map[string]any{
+		"type": "object", "properties": map[string]any{field: map[string]any{"type": "string"}}, "required": []string{field},
+	}}
+	if ss.srv.rev >= schemas.V20251125 {
+		params["mode"] = "form"
+	}
+	raw, err := ss.peer.Call(ctx, "elicitation/create", params)
+	if err != nil {
+		return "", fmt.Errorf("demo: elicitation: %w", err)
+	}
+	var res struct {
+		Action  string            `json:"action"`
+		Content map[string]string `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return "", fmt.Errorf("demo: elicitation result: %w", err)
+	}
+	if res.Action != "accept" {
+		return "", errorf(jsonrpc.CodeInvalidParams, "Invalid params: the user did not accept (%s)", res.Action)
+	}
+	return res.Content[field], nil
+}
+
+// cfGreet is test_input_required_result_elicitation: it asks the user's
+// name and greets them.
+func (ss *serverSession) cfGreet(ctx context.Context, _ *toolCall) (any, error) {
+	name, err := ss.cfAsk(ctx, "What is your name?", "name")
+	if err != nil {
+		return toolError("%v", err), nil
+	}
+	return textResult("Hello, " + name + "!"), nil
+}
+
+// cfMultiRound is test_input_required_result_multi_round: two
+// elicitations, the second after the first is answered.
+func (ss *serverSession) cfMultiRound(ctx context.Context, _ *toolCall) (any, error) {
+	name, err := ss.cfAsk(ctx, "Step 1: What is your name?", "name")
+	if err != nil {
+		return toolError("%v", err), nil
+	}
+	color, err := ss.cfAsk(ctx, "Step 2: What is your favorite color?", "color")
+	if err != nil {
+		return toolError("%v", err), nil
+	}
+	return textResult(fmt.Sprintf("%s likes %s.", name, color)), nil
+}
+
+// cfMultipleInputs is test_input_required_result_multiple_inputs: an
+// elicitation, a sampling request and roots/list sent at once.
+func (ss *serverSession) cfMultipleInputs(ctx context.Context, _ *toolCall) (any, error) {
+	var (
+		wg      sync.WaitGroup
+		name    string
+		sampled any
+		roots   any
+		errs    [3]error
+	)
+	wg.Add(3)
+	go func() { defer wg.Done(); name, errs[0] = ss.cfAsk(ctx, "What is your name?", "name") }()
+	go func() { defer wg.Done(); sampled, errs[1] = ss.cfSample(ctx, "Generate a greeting") }()
+	go func() { defer wg.Done(); roots, errs[2] = ss.cfRoots(ctx, nil) }()
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return toolError("%v", err), nil
+	}
+	for _, r := range []any{sampled, roots} {
+		if m, ok := r.(map[string]any); ok && m["isError"] == true {
+			return r, nil
+		}
+	}
+	return textResult(fmt.Sprintf("Hello %s: got a greeting and the client's roots.", name)), nil
 }
 
 // cfElicitation is test_elicitation (2025-06-18 on).
