@@ -28,7 +28,9 @@ func TestConformanceProfile(t *testing.T) {
 	profile := []demo.Option{demo.WithProfile(demo.ProfileConformance)}
 	for _, rev := range revisions() {
 		t.Run(rev.String(), func(t *testing.T) {
-			h := startInit(t, rev, profile, fixture.WithSamplingText("Paris"))
+			h := startInit(t, rev, profile, fixture.WithSamplingText("Paris"),
+				fixture.WithElicitation("accept", map[string]any{"name": "Ada", "color": "blue"}),
+				fixture.WithRoots([]fixture.Root{{URI: "file:///tmp", Name: "tmp"}}))
 			var list struct {
 				Tools []struct {
 					Name string `json:"name"`
@@ -77,6 +79,23 @@ func TestConformanceProfile(t *testing.T) {
 			}
 			if r := h.tool(t, "test_sampling", map[string]any{"prompt": "Capital of France?"}); r.Text() != "LLM response: Paris" {
 				t.Errorf("test_sampling: %q", r.Text())
+			}
+
+			if rev >= schemas.V20250618 {
+				if r := h.tool(t, "test_input_required_result_elicitation", nil); r.Text() != "Hello, Ada!" {
+					t.Errorf("test_input_required_result_elicitation: %q", r.Text())
+				}
+				if r := h.tool(t, "test_input_required_result_multi_round", nil); r.Text() != "Ada likes blue." {
+					t.Errorf("test_input_required_result_multi_round: %q", r.Text())
+				}
+				h.tool(t, "test_input_required_result_multiple_inputs", nil)
+				if n := len(h.client.ServerRequests()); n < 6 {
+					t.Errorf("%d server requests, want at least 6 (sampling, 3 elicitations, sampling and roots)", n)
+				}
+				got := string(mustCall(t, h, "prompts/get", map[string]any{"name": "test_input_required_result_prompt"}))
+				if !strings.Contains(got, "Use this context") {
+					t.Errorf("test_input_required_result_prompt: %s", got)
+				}
 			}
 
 			read := string(mustCall(t, h, "resources/read", map[string]any{"uri": "test://template/123/data"}))
