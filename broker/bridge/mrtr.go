@@ -14,6 +14,37 @@ import (
 	"github.com/mcpbroker/mcpbroker/translators"
 )
 
+// inputCallFor attributes a legacy server's request to the call it asks
+// for: by the related lane id when the transport knows it (Streamable
+// HTTP), else the only call on the lane that may need input, else, when
+// several are in flight, the only one of them that is running (answering a
+// client request now). A suspended call waits for its client's retry, and
+// its server asks again only once the retry has answered what it asked
+// (the questions it asks at once are gathered before the call is
+// suspended), so a new question without a related id comes from a running
+// call. Without this, a call whose client never retries (it stays
+// suspended until --request-state-ttl expires it) would make every later
+// question on its lane unattributable over stdio and legacy SSE.
+func (b *bridge) inputCallFor(l *lane, related json.RawMessage) *call {
+	eligible := func(c *call) bool { return mayNeedInput(c.method) }
+	if c := b.callFor(l, related, eligible); c != nil {
+		return c
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var found *call
+	for _, c := range b.byLane {
+		if c.lane != l || !eligible(c) || c.ended || c.clientID == nil {
+			continue
+		}
+		if found != nil {
+			return nil
+		}
+		found = c
+	}
+	return found
+}
+
 // capabilityOf names the client capability an input request needs.
 func capabilityOf(method string) string {
 	switch method {
@@ -50,7 +81,7 @@ func (b *bridge) serverRequest(ctx context.Context, l *lane, m *jsonrpc.Message,
 		return
 	}
 	need := capabilityOf(m.Method)
-	c := b.callFor(l, related, func(c *call) bool { return mayNeedInput(c.method) })
+	c := b.inputCallFor(l, related)
 	switch {
 	case c == nil:
 		b.answerForClient(ctx, l, m.ID, m.Method, "it cannot be attributed to one tools/call, prompts/get or resources/read")

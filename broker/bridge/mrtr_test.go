@@ -332,6 +332,38 @@ func Test4M6NotAttributable(t *testing.T) {
 	})
 }
 
+// Test4M6SuspendedCallNotInTheWay: with a suspended call on the lane
+// (its client has not retried yet), an unrelated server request goes to
+// the one running call; the suspended call resumes normally afterwards.
+func Test4M6SuspendedCallNotInTheWay(t *testing.T) {
+	h := newHarness(t)
+	a := h.start("tools/call", toolCall(meta(capsAll)), "")
+	a.ask("srv-a", "elicitation/create", elicitationParams, false)
+	ra, sa := a.inputRequired()
+	b := h.start("tools/call", toolCall(meta(capsAll)), "")
+	if a.up.sess != b.up.sess {
+		t.Fatal("the two calls are on different lanes")
+	}
+	b.ask("srv-b", "roots/list", "", false)
+	rb, sb := b.inputRequired()
+	ka, kb := onlyKey(t, ra), onlyKey(t, rb)
+	if get(ra[ka], "method") != "elicitation/create" || get(rb[kb], "method") != "roots/list" {
+		t.Fatalf("input requests crossed: %s, %s", js(ra), js(rb))
+	}
+	idb := b.retry(sb, obj{kb: decodeObj([]byte(rootsAnswer))})
+	if get(h.upAnswer("srv-b").obj(), "result", "roots") == nil {
+		t.Error("srv-b not answered with b's answer")
+	}
+	b.finish()
+	h.result(idb)
+	ida := a.retry(sa, obj{ka: decodeObj([]byte(elicitAnswer))})
+	if get(h.upAnswer("srv-a").obj(), "result", "action") != "accept" {
+		t.Error("srv-a not answered with a's answer")
+	}
+	a.finish()
+	h.result(ida)
+}
+
 // Test4M6ServerWithdrawsRequest: a legacy server that cancels one of its
 // requests before the InputRequiredResult goes out (4.M8, server side)
 // withdraws it from the round; a server ping is answered for the client

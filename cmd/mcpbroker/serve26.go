@@ -62,12 +62,21 @@ func bridgeConfig(cfg serveConfig, rcfg relay.Config, dial func(context.Context)
 
 // eraMux sends the POSTs of 2026-07-28 clients (MCP-Protocol-Version names
 // a stateless revision) to modern and everything else to legacy: one /mcp
-// endpoint serves both eras (4.T1).
+// endpoint serves both eras (4.T1). A POST outside any session whose
+// MCP-Protocol-Version names a revision the broker does not know goes to
+// modern too, which answers it UnsupportedProtocolVersionError (-32022,
+// HTTP 400) with the request's id and the supported revisions (4.L3), as
+// stdioEra does for stdio; the legacy handler could only refuse it for its
+// missing Mcp-Session-Id.
 func eraMux(legacy, modern http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rev, err := schemas.ParseRevision(r.Header.Get("MCP-Protocol-Version")); err == nil && rev.Stateless() {
-			modern.ServeHTTP(w, r)
-			return
+		if v := r.Header.Get("MCP-Protocol-Version"); v != "" {
+			rev, err := schemas.ParseRevision(v)
+			unknown := err != nil && r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == ""
+			if unknown || (err == nil && rev.Stateless()) {
+				modern.ServeHTTP(w, r)
+				return
+			}
 		}
 		legacy.ServeHTTP(w, r)
 	})

@@ -34,6 +34,7 @@ func Command() *cobra.Command {
 		issuer   string
 		otelAddr string
 		otelName string
+		profile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo-server --revision R [--listen ADDR]",
@@ -69,7 +70,15 @@ With --otel-endpoint HOST:PORT it is a traced MCP server: every request it
 answers gets a SERVER span, exported over OTLP gRPC (without TLS) to that
 collector, whose parent is the W3C trace context in the request's
 params._meta (what mcpbroker injects), so the server's span joins the
-broker's trace. --otel-service-name names it (default demo-server).`,
+broker's trace. --otel-service-name names it (default demo-server).
+
+With --profile conformance (revisions 2024-11-05 to 2025-11-25) it offers,
+instead of its own fixtures, those the server scenarios of the official
+conformance suite (@modelcontextprotocol/conformance) expect: the tools
+test_simple_text, test_image_content, test_audio_content, ..., the resources
+test://static-text, test://static-binary, test://watched-resource and the
+template test://template/{id}/data, the prompts test_simple_prompt,
+test_prompt_with_arguments, ..., as far as its revision can express them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if revision == "" {
@@ -88,7 +97,7 @@ broker's trace. --otel-service-name names it (default demo-server).`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			opts := []Option{WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow), WithCacheHints(cacheTTL, scope)}
+			opts := []Option{WithLogger(logger), WithStrict(strict), WithSlowTimeout(slow), WithCacheHints(cacheTTL, scope), WithProfile(profile)}
 			if otelAddr != "" {
 				p, err := telemetry.Setup(ctx, telemetry.Config{
 					Exporter: telemetry.ExporterOTLPGRPC, MetricsExporter: telemetry.ExporterNone,
@@ -136,6 +145,7 @@ broker's trace. --otel-service-name names it (default demo-server).`,
 	f.StringVar(&scope, "cache-scope", DefaultCacheScope, "2026-07-28: cacheScope of list, read and server/discover results: public or private")
 	f.StringVar(&issuer, "require-token-from", "", "with --listen: accept only access tokens this OAuth issuer issued for the server (checked by introspection); answer others 401 with WWW-Authenticate resource_metadata")
 	f.StringVar(&otelAddr, "otel-endpoint", "", "export a SERVER span per request over OTLP gRPC (insecure) to this HOST:PORT, continuing the trace in params._meta")
+	f.StringVar(&profile, "profile", ProfileDefault, "fixtures to offer: "+ProfileDefault+" (the demo's own) or "+ProfileConformance+" (those the official conformance suite @modelcontextprotocol/conformance expects, up to 2025-11-25)")
 	f.StringVar(&otelName, "otel-service-name", "demo-server", "with --otel-endpoint: the service.name of the spans")
 	return cmd
 }

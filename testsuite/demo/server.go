@@ -14,6 +14,11 @@
 // strict mode (the default) it validates every message it receives
 // against its revision, and every message it sends.
 //
+// WithProfile(ProfileConformance) replaces those fixtures, in the
+// revisions up to 2025-11-25, with the ones the official conformance
+// suite (@modelcontextprotocol/conformance) expects of a server
+// (conformance_profile.go).
+//
 // # 2026-07-28
 //
 // The 2026-07-28 server is stateless (REVISIONS.md section 4): there is no
@@ -171,6 +176,7 @@ type Server struct {
 	stateTTL    time.Duration
 	tokenIssuer func() string       // WithTokenIssuer (oauth.go)
 	tel         *telemetry.Provider // WithTelemetry (telemetry.go)
+	profile     string              // WithProfile (conformance_profile.go)
 
 	stateKey []byte                             // signs requestState tokens (2026-07-28)
 	hub      *hub                               // open subscriptions/listen streams (2026-07-28)
@@ -198,6 +204,9 @@ func New(rev schemas.Revision, opts ...Option) (*Server, error) {
 	}
 	if s.cacheTTL < 0 {
 		return nil, fmt.Errorf("demo: negative cache TTL %s", s.cacheTTL)
+	}
+	if err := checkProfile(s.profile, rev); err != nil {
+		return nil, err
 	}
 	params, err := paramSpecs(rev)
 	if err != nil {
@@ -336,6 +345,11 @@ func (ss *serverSession) handle(ctx context.Context, req *session.Request) (any,
 	if state == stateNew {
 		return nil, errorf(jsonrpc.CodeInvalidRequest, "Invalid Request: %s before initialize", req.Method)
 	}
+	if ss.srv.profile == ProfileConformance {
+		if r, handled, err := ss.conformanceHandle(ctx, req); handled {
+			return r, err
+		}
+	}
 	switch req.Method {
 	case "logging/setLevel":
 		return ss.setLevel(req.Params)
@@ -417,7 +431,8 @@ func (ss *serverSession) instructions() string {
 func (ss *serverSession) capabilities() map[string]any {
 	// In 2026-07-28 the lists never change either, but touch can send
 	// list_changed notifications to listens that ask (4.M3).
-	listChanged := ss.srv.rev.Stateless()
+	// The conformance profile's trigger tools announce list changes.
+	listChanged := ss.srv.rev.Stateless() || ss.srv.profile == ProfileConformance
 	caps := map[string]any{
 		"logging":   map[string]any{},
 		"prompts":   map[string]any{"listChanged": listChanged},
