@@ -56,6 +56,11 @@ func (p *Provider) StartServer(ctx context.Context, op Op, opts ...trace.SpanSta
 // peer (upstream requests and notifications, and requests to the client
 // such as sampling). Inject the returned context into the message with
 // [InjectMeta] or [InjectMessage] (and HTTP headers with [InjectHTTP]).
+//
+// When the span in ctx is one of the broker's own that was sampled out,
+// no CLIENT span is started (see [SampledOut]): the returned context is
+// ctx, whose trace context, injected, tells the peer the trace is not
+// sampled. The call's duration is measured all the same.
 func (p *Provider) StartClient(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, *Call) {
 	if !p.on() {
 		return ctx, nil
@@ -71,34 +76,66 @@ func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op *Op, o
 	if p.metering {
 		c.m, c.start = p.metrics, time.Now()
 	}
-	if p.tracing {
-		parent := ctx
-		o := make([]trace.SpanStartOption, 0, 2+len(opts))
-		o = append(o, trace.WithSpanKind(kind))
-		if kind == trace.SpanKindServer {
-			if meta := ReadMeta(op.Params); !meta.Empty() {
-				parent = w3c.Extract(ctx, &meta)
-				ambient := trace.SpanContextFromContext(ctx)
-				if ambient.IsValid() && !ambient.Equal(trace.SpanContextFromContext(parent)) {
-					o = append(o, trace.WithLinks(trace.Link{SpanContext: ambient}))
-				}
-			}
-		}
-		if !c.start.IsZero() {
-			o = append(o, trace.WithTimestamp(c.start))
-		}
-		o = append(o, opts...)
-		ctx, c.span = p.tracer.Start(parent, op.Method, o...)
-		if c.span.IsRecording() {
-			if name := c.op.SpanName(); name != op.Method {
-				c.span.SetName(name)
-			}
-			var buf [20]attribute.KeyValue
-			c.span.SetAttributes(c.op.AppendSpanAttributes(buf[:0])...)
-		}
+	if p.tracing && (kind == trace.SpanKindServer || !SampledOut(ctx)) {
+		ctx = p.startSpan(ctx, c, opts)
 	}
 	c.ctx = ctx
 	return ctx, c
+}
+
+// SampledOut reports whether the span in ctx is a local span (one the
+// broker started, not a remote parent) that was sampled out. The broker
+// starts no child span under it, CLIENT or INTERNAL: with the
+// parent-based samplers the broker configures they would be dropped too,
+// and a span whose parent is not recorded is of no use anyway. Skipping
+// them keeps the cost of a sampled-out message to its SERVER span, its
+// metrics and the propagation of its trace context.
+func SampledOut(ctx context.Context) bool {
+	sc := trace.SpanContextFromContext(ctx)
+	return sc.IsValid() && !sc.IsSampled() && !sc.IsRemote()
+}
+
+// startSpan starts the span of c. The parent of a SERVER span is the
+// trace context of its params' _meta, read in the same pass over the
+// params as the target (which the span name and the metrics need).
+func (p *Provider) startSpan(ctx context.Context, c *Call, opts []trace.SpanStartOption) context.Context {
+	parent := ctx
+	var o [3]trace.SpanStartOption
+	so := append(o[:0], trace.WithSpanKind(c.kind))
+	if c.kind == trace.SpanKindServer {
+		var meta MetaCarrier
+		c.op.target, meta = scanParams(c.op.Method, c.op.Params, true)
+		c.op.hasTarget = true
+		if !meta.Empty() {
+			carrier := meta // escapes through the interface: allocated only here
+			parent = w3c.Extract(ctx, &carrier)
+			ambient := trace.SpanContextFromContext(ctx)
+			if ambient.IsValid() && !ambient.Equal(trace.SpanContextFromContext(parent)) {
+				so = append(so, trace.WithLinks(trace.Link{SpanContext: ambient}))
+			}
+		}
+	}
+	if !c.start.IsZero() {
+		so = append(so, trace.WithTimestamp(c.start))
+	}
+	if len(opts) > 0 {
+		so = append(so, opts...)
+	}
+	ctx, c.span = p.tracer.Start(parent, c.op.Method, so...)
+	if c.span.IsRecording() {
+		c.describeSpan()
+	}
+	return ctx
+}
+
+// describeSpan names the recording span of c and sets its attributes.
+func (c *Call) describeSpan() {
+	if name := c.op.SpanName(); name != c.op.Method {
+		c.span.SetName(name)
+	}
+	// The attributes escape through the interface, so they go to the heap
+	// anyway: sized for the usual dozen rather than on the stack.
+	c.span.SetAttributes(c.op.AppendSpanAttributes(make([]attribute.KeyValue, 0, 12))...)
 }
 
 // Span returns the call's span (a non-recording one when tracing is off),
@@ -140,20 +177,20 @@ type Validation struct {
 	m        *Metrics
 	side     Side
 	revision string
+	method   string
 }
 
 // StartValidation starts the span of validating a message of method that
-// came from side against revision (span mcpbroker.validate).
+// came from side against revision (span mcpbroker.validate); none under a
+// sampled-out span (see [SampledOut]).
 func (p *Provider) StartValidation(ctx context.Context, side Side, revision, method string) (context.Context, Validation) {
 	if p == nil || (!p.tracing && !p.metering) {
 		return ctx, Validation{}
 	}
-	v := Validation{ctx: ctx, m: p.metrics, side: side, revision: revision}
-	if p.tracing {
+	v := Validation{ctx: ctx, m: p.metrics, side: side, revision: revision, method: method}
+	if p.tracing && !SampledOut(ctx) {
+		// The attributes are set by End, with the outcome's, in one call.
 		ctx, v.span = p.tracer.Start(ctx, SpanValidate, trace.WithSpanKind(trace.SpanKindInternal))
-		if v.span.IsRecording() {
-			v.span.SetAttributes(AttrMCPMethodName.String(method), AttrRevision.String(revision), AttrSide.String(side.String()))
-		}
 		v.ctx = ctx
 	}
 	return ctx, v
@@ -163,9 +200,14 @@ func (p *Provider) StartValidation(ctx context.Context, side Side, revision, met
 // its text and one more mcpbroker.validation.failures.
 func (v *Validation) End(err error) {
 	if v.span != nil {
-		if err != nil && v.span.IsRecording() {
-			v.span.SetAttributes(AttrErrorType.String("validation"))
-			v.span.SetStatus(codes.Error, err.Error())
+		if v.span.IsRecording() {
+			attrs := make([]attribute.KeyValue, 3, 4)
+			attrs[0], attrs[1], attrs[2] = AttrMCPMethodName.String(v.method), AttrRevision.String(v.revision), AttrSide.String(v.side.String())
+			if err != nil {
+				attrs = append(attrs, AttrErrorType.String("validation"))
+				v.span.SetStatus(codes.Error, err.Error())
+			}
+			v.span.SetAttributes(attrs...)
 		}
 		v.span.End()
 		v.span = nil
@@ -193,24 +235,23 @@ type TranslationResult struct {
 // Translation is the INTERNAL span of one translation hop. The zero
 // Translation is inert.
 type Translation struct {
-	ctx      context.Context
-	span     trace.Span
-	m        *Metrics
-	from, to string
+	ctx              context.Context
+	span             trace.Span
+	m                *Metrics
+	from, to, method string
 }
 
 // StartTranslation starts the span of translating a message of method
-// from one revision to another (span mcpbroker.translate).
+// from one revision to another (span mcpbroker.translate); none under a
+// sampled-out span (see [SampledOut]).
 func (p *Provider) StartTranslation(ctx context.Context, from, to, method string) (context.Context, Translation) {
 	if p == nil || (!p.tracing && !p.metering) {
 		return ctx, Translation{}
 	}
-	t := Translation{ctx: ctx, m: p.metrics, from: from, to: to}
-	if p.tracing {
+	t := Translation{ctx: ctx, m: p.metrics, from: from, to: to, method: method}
+	if p.tracing && !SampledOut(ctx) {
+		// The attributes are set by End, with the outcome's, in one call.
 		ctx, t.span = p.tracer.Start(ctx, SpanTranslate, trace.WithSpanKind(trace.SpanKindInternal))
-		if t.span.IsRecording() {
-			t.span.SetAttributes(AttrMCPMethodName.String(method), AttrTranslationFrom.String(from), AttrTranslationTo.String(to))
-		}
 		t.ctx = ctx
 	}
 	return ctx, t
@@ -225,7 +266,9 @@ func (t *Translation) End(r TranslationResult) {
 	}
 	if t.span != nil {
 		if t.span.IsRecording() {
-			attrs := []attribute.KeyValue{AttrTranslationOutcome.String(outcome)}
+			attrs := make([]attribute.KeyValue, 4, 6)
+			attrs[0], attrs[1], attrs[2] = AttrMCPMethodName.String(t.method), AttrTranslationFrom.String(t.from), AttrTranslationTo.String(t.to)
+			attrs[3] = AttrTranslationOutcome.String(outcome)
 			if len(r.Rows) > 0 {
 				attrs = append(attrs, AttrTranslationRows.StringSlice(r.Rows))
 			}
@@ -249,9 +292,10 @@ func (t *Translation) End(r TranslationResult) {
 // StartEmulation starts the INTERNAL span of work the broker does in a
 // peer's place (span mcpbroker.emulate): what is a low-cardinality name
 // such as mrtr_round, synthetic_answer or pool_hit. End it with [EndSpan].
-// With tracing off it returns ctx and a non-recording span.
+// With tracing off, or under a sampled-out span (see [SampledOut]), it
+// returns ctx and a non-recording span.
 func (p *Provider) StartEmulation(ctx context.Context, what, method string) (context.Context, trace.Span) {
-	if !p.Tracing() {
+	if !p.Tracing() || SampledOut(ctx) {
 		return ctx, trace.SpanFromContext(context.Background())
 	}
 	ctx, span := p.tracer.Start(ctx, SpanEmulate, trace.WithSpanKind(trace.SpanKindInternal))
