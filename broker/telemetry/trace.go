@@ -32,6 +32,74 @@ type Call struct {
 	m     *Metrics
 	ended bool
 	op    Op
+
+	// A SERVER call collects the ends of the calls and INTERNAL spans
+	// under it that end before it does (see later), until closed.
+	mu     sync.Mutex
+	closed bool
+	late   []lateEnd
+}
+
+// callKey is the context key of the open SERVER call a context is under.
+type callKey struct{}
+
+// openCall returns the SERVER call ctx is under, or nil.
+func openCall(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	return c
+}
+
+// lateEnd is the end of a CLIENT call, a validation or a translation that
+// ended at a time but whose span end and measurements wait for the end
+// of the SERVER call it is under: one of call, v or t is set.
+type lateEnd struct {
+	at     time.Time
+	call   *Call
+	result Result
+	v      *Validation
+	err    error
+	t      *Translation
+	tr     TranslationResult
+}
+
+// later leaves e to the end of c, reporting false when c has ended
+// already (e is then for the caller to end now).
+//
+// This keeps the cost of ending spans (the SDK's snapshot and export
+// queue) and recording metrics off a message's critical path: the spans
+// of a relayed request that end before its answer is sent (its CLIENT
+// span, validations, translations) are ended, with the times they ended
+// at, right after the answer, when its SERVER span ends.
+func (c *Call) later(e lateEnd) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if c.late == nil {
+		c.late = make([]lateEnd, 0, 4)
+	}
+	c.late = append(c.late, e)
+	return true
+}
+
+// flush ends what was left to the end of c; nothing can be left after.
+func (c *Call) flush() {
+	c.mu.Lock()
+	c.closed = true
+	late := c.late
+	c.late = nil
+	c.mu.Unlock()
+	for _, e := range late {
+		switch {
+		case e.call != nil:
+			e.call.end(e.result, e.at)
+		case e.v != nil:
+			e.v.end(e.err, e.at)
+		case e.t != nil:
+			e.t.end(e.tr, e.at)
+		}
+	}
 }
 
 // StartServer starts the SERVER span of a message the broker received
@@ -78,6 +146,9 @@ func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op *Op, o
 	}
 	if p.tracing && (kind == trace.SpanKindServer || !SampledOut(ctx)) {
 		ctx = p.startSpan(ctx, c, opts)
+	}
+	if kind == trace.SpanKindServer {
+		ctx = context.WithValue(ctx, callKey{}, c)
 	}
 	c.ctx = ctx
 	return ctx, c
@@ -151,10 +222,27 @@ func (c *Call) Span() trace.Span {
 // ERROR status with r.Message on the span, and the operation duration
 // metric. Only the first End counts; End is not safe for concurrent use
 // (the goroutine that sees the response ends the call).
+//
+// A SERVER call's End also ends what ended under it before it (a CLIENT
+// call, validation and translation spans), whose span ends and metrics
+// were left to it so as to keep them off the message's critical path:
+// they keep the times they ended at. A CLIENT call under a SERVER call
+// that has not ended yet is such a call.
 func (c *Call) End(r Result) {
 	if c == nil || c.ended {
 		return
 	}
+	if c.kind == trace.SpanKindServer {
+		c.flush()
+	} else if parent := openCall(c.ctx); parent != nil && parent.later(lateEnd{at: time.Now(), call: c, result: r}) {
+		c.ended = true
+		return
+	}
+	c.end(r, time.Time{})
+}
+
+// end ends the call at t, or now when t is zero.
+func (c *Call) end(r Result, t time.Time) {
 	c.ended = true
 	if c.span != nil {
 		if c.span.IsRecording() && r.Failed() {
@@ -162,10 +250,14 @@ func (c *Call) End(r Result) {
 			c.span.SetAttributes(appendResult(buf[:0], r)...)
 			c.span.SetStatus(codes.Error, r.Message)
 		}
-		c.span.End()
+		endSpanAt(c.span, t)
 	}
 	if c.m != nil {
-		c.m.RecordOperation(c.ctx, c.kind, &c.op, r, time.Since(c.start))
+		d := time.Since(c.start)
+		if !t.IsZero() {
+			d = t.Sub(c.start)
+		}
+		c.m.RecordOperation(c.ctx, c.kind, &c.op, r, d)
 	}
 }
 
@@ -197,8 +289,25 @@ func (p *Provider) StartValidation(ctx context.Context, side Side, revision, met
 }
 
 // End ends the validation; a non-nil err is a failure: ERROR status with
-// its text and one more mcpbroker.validation.failures.
+// its text and one more mcpbroker.validation.failures. Under an open
+// SERVER call, the span end and the count wait for that call's End (see
+// [Call.End]).
 func (v *Validation) End(err error) {
+	if v.span == nil && (err == nil || v.m == nil) {
+		return
+	}
+	if c := openCall(v.ctx); c != nil {
+		late := *v
+		if c.later(lateEnd{at: time.Now(), v: &late, err: err}) {
+			v.span, v.m = nil, nil
+			return
+		}
+	}
+	v.end(err, time.Time{})
+}
+
+// end ends the validation at t, or now when t is zero.
+func (v *Validation) end(err error, t time.Time) {
 	if v.span != nil {
 		if v.span.IsRecording() {
 			attrs := make([]attribute.KeyValue, 3, 4)
@@ -209,13 +318,22 @@ func (v *Validation) End(err error) {
 			}
 			v.span.SetAttributes(attrs...)
 		}
-		v.span.End()
+		endSpanAt(v.span, t)
 		v.span = nil
 	}
 	if err != nil && v.m != nil {
 		v.m.ValidationFailed(v.ctx, v.side, v.revision)
 		v.m = nil
 	}
+}
+
+// endSpanAt ends span at t, or now when t is zero.
+func endSpanAt(span trace.Span, t time.Time) {
+	if t.IsZero() {
+		span.End()
+		return
+	}
+	span.End(trace.WithTimestamp(t))
 }
 
 // TranslationResult is how translating one message ended.
@@ -258,8 +376,25 @@ func (p *Provider) StartTranslation(ctx context.Context, from, to, method string
 }
 
 // End ends the translation with r and counts it in
-// mcpbroker.translations. Only the first End counts.
+// mcpbroker.translations. Only the first End counts. Under an open SERVER
+// call, the span end and the count wait for that call's End (see
+// [Call.End]).
 func (t *Translation) End(r TranslationResult) {
+	if t.span == nil && t.m == nil {
+		return
+	}
+	if c := openCall(t.ctx); c != nil {
+		late := *t
+		if c.later(lateEnd{at: time.Now(), t: &late, tr: r}) {
+			t.span, t.m = nil, nil
+			return
+		}
+	}
+	t.end(r, time.Time{})
+}
+
+// end ends the translation at at, or now when at is zero.
+func (t *Translation) end(r TranslationResult, at time.Time) {
 	outcome := r.Outcome
 	if outcome == "" && r.Err != nil {
 		outcome = "error"
@@ -280,7 +415,7 @@ func (t *Translation) End(r TranslationResult) {
 				t.span.SetStatus(codes.Error, r.Err.Error())
 			}
 		}
-		t.span.End()
+		endSpanAt(t.span, at)
 		t.span = nil
 	}
 	if t.m != nil {
