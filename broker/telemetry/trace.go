@@ -270,17 +270,26 @@ type Validation struct {
 	side     Side
 	revision string
 	method   string
+	// tracer, when set, starts the span, at start, when it ends.
+	tracer trace.Tracer
+	start  time.Time
 }
 
 // StartValidation starts the span of validating a message of method that
 // came from side against revision (span mcpbroker.validate); none under a
-// sampled-out span (see [SampledOut]).
+// sampled-out span (see [SampledOut]). Under an open SERVER call the span
+// is created, with the time the validation started, only when that call
+// ends (see [Call.End]), and the context returned is ctx.
 func (p *Provider) StartValidation(ctx context.Context, side Side, revision, method string) (context.Context, Validation) {
 	if p == nil || (!p.tracing && !p.metering) {
 		return ctx, Validation{}
 	}
 	v := Validation{ctx: ctx, m: p.metrics, side: side, revision: revision, method: method}
 	if p.tracing && !SampledOut(ctx) {
+		if openCall(ctx) != nil {
+			v.tracer, v.start = p.tracer, time.Now()
+			return ctx, v
+		}
 		// The attributes are set by End, with the outcome's, in one call.
 		ctx, v.span = p.tracer.Start(ctx, SpanValidate, trace.WithSpanKind(trace.SpanKindInternal))
 		v.ctx = ctx
@@ -293,21 +302,26 @@ func (p *Provider) StartValidation(ctx context.Context, side Side, revision, met
 // SERVER call, the span end and the count wait for that call's End (see
 // [Call.End]).
 func (v *Validation) End(err error) {
-	if v.span == nil && (err == nil || v.m == nil) {
+	if v.span == nil && v.tracer == nil && (err == nil || v.m == nil) {
 		return
 	}
 	if c := openCall(v.ctx); c != nil {
 		late := *v
 		if c.later(lateEnd{at: time.Now(), v: &late, err: err}) {
-			v.span, v.m = nil, nil
+			v.span, v.m, v.tracer = nil, nil, nil
 			return
 		}
 	}
 	v.end(err, time.Time{})
 }
 
-// end ends the validation at t, or now when t is zero.
+// end ends the validation at t, or now when t is zero, starting its span
+// first when StartValidation left it to End.
 func (v *Validation) end(err error, t time.Time) {
+	if v.tracer != nil {
+		v.ctx, v.span = v.tracer.Start(v.ctx, SpanValidate, trace.WithSpanKind(trace.SpanKindInternal), trace.WithTimestamp(v.start))
+		v.tracer = nil
+	}
 	if v.span != nil {
 		if v.span.IsRecording() {
 			attrs := make([]attribute.KeyValue, 3, 4)
@@ -357,17 +371,26 @@ type Translation struct {
 	span             trace.Span
 	m                *Metrics
 	from, to, method string
+	// tracer, when set, starts the span, at start, when it ends.
+	tracer trace.Tracer
+	start  time.Time
 }
 
 // StartTranslation starts the span of translating a message of method
 // from one revision to another (span mcpbroker.translate); none under a
-// sampled-out span (see [SampledOut]).
+// sampled-out span (see [SampledOut]). Under an open SERVER call the span
+// is created, with the time the translation started, only when that call
+// ends (see [Call.End]), and the context returned is ctx.
 func (p *Provider) StartTranslation(ctx context.Context, from, to, method string) (context.Context, Translation) {
 	if p == nil || (!p.tracing && !p.metering) {
 		return ctx, Translation{}
 	}
 	t := Translation{ctx: ctx, m: p.metrics, from: from, to: to, method: method}
 	if p.tracing && !SampledOut(ctx) {
+		if openCall(ctx) != nil {
+			t.tracer, t.start = p.tracer, time.Now()
+			return ctx, t
+		}
 		// The attributes are set by End, with the outcome's, in one call.
 		ctx, t.span = p.tracer.Start(ctx, SpanTranslate, trace.WithSpanKind(trace.SpanKindInternal))
 		t.ctx = ctx
@@ -380,21 +403,26 @@ func (p *Provider) StartTranslation(ctx context.Context, from, to, method string
 // call, the span end and the count wait for that call's End (see
 // [Call.End]).
 func (t *Translation) End(r TranslationResult) {
-	if t.span == nil && t.m == nil {
+	if t.span == nil && t.tracer == nil && t.m == nil {
 		return
 	}
 	if c := openCall(t.ctx); c != nil {
 		late := *t
 		if c.later(lateEnd{at: time.Now(), t: &late, tr: r}) {
-			t.span, t.m = nil, nil
+			t.span, t.m, t.tracer = nil, nil, nil
 			return
 		}
 	}
 	t.end(r, time.Time{})
 }
 
-// end ends the translation at at, or now when at is zero.
+// end ends the translation at at, or now when at is zero, starting its
+// span first when StartTranslation left it to End.
 func (t *Translation) end(r TranslationResult, at time.Time) {
+	if t.tracer != nil {
+		t.ctx, t.span = t.tracer.Start(t.ctx, SpanTranslate, trace.WithSpanKind(trace.SpanKindInternal), trace.WithTimestamp(t.start))
+		t.tracer = nil
+	}
 	outcome := r.Outcome
 	if outcome == "" && r.Err != nil {
 		outcome = "error"

@@ -471,6 +471,9 @@ func TestLateEnds(t *testing.T) {
 	srv.End(Result{})
 	spans := ended(t, tp, 4)
 	for _, sp := range spans[:3] {
+		if sp.StartTime().Before(spans[3].StartTime()) || sp.StartTime().After(sp.EndTime()) {
+			t.Errorf("%s spans %v to %v, outside its parent's start %v", sp.Name(), sp.StartTime(), sp.EndTime(), spans[3].StartTime())
+		}
 		if sp.EndTime().After(cliEnd) {
 			t.Errorf("%s ended at %v, after its End (%v)", sp.Name(), sp.EndTime(), cliEnd)
 		}
