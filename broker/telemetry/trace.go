@@ -232,11 +232,17 @@ func (c *Call) End(r Result) {
 	if c == nil || c.ended {
 		return
 	}
-	if c.kind == trace.SpanKindServer {
+	switch {
+	case c.kind == trace.SpanKindServer:
 		c.flush()
-	} else if parent := openCall(c.ctx); parent != nil && parent.later(lateEnd{at: time.Now(), call: c, result: r}) {
-		c.ended = true
+	case c.span == nil && c.m == nil:
+		c.ended = true // no span (sampled out) and no metrics: nothing to end
 		return
+	default:
+		if parent := openCall(c.ctx); parent != nil && parent.later(lateEnd{at: time.Now(), call: c, result: r}) {
+			c.ended = true
+			return
+		}
 	}
 	c.end(r, time.Time{})
 }
