@@ -154,16 +154,71 @@ func (t Target) Name() string {
 // decoded. Methods with no target, and params that are not an object,
 // give the zero Target.
 func ParseTarget(method string, params []byte) Target {
-	var t Target
-	switch method {
-	case "tools/call":
-		t.Tool = stringMember(params, skipWS(params, 0), "name")
-	case "prompts/get":
-		t.Prompt = stringMember(params, skipWS(params, 0), "name")
-	case "resources/read", "resources/subscribe", "resources/unsubscribe", "notifications/resources/updated":
-		t.ResourceURI = stringMember(params, skipWS(params, 0), "uri")
-	}
+	t, _ := scanParams(method, params, false)
 	return t
+}
+
+// targetKey returns the params member naming the target of method, or
+// "" when method has none.
+func targetKey(method string) string {
+	switch method {
+	case "tools/call", "prompts/get":
+		return "name"
+	case "resources/read", "resources/subscribe", "resources/unsubscribe", "notifications/resources/updated":
+		return "uri"
+	}
+	return ""
+}
+
+// scanParams reads the target of method and, when meta is set, the W3C
+// keys of _meta (see [ReadMeta]) in one pass over the top-level members
+// of params.
+func scanParams(method string, params []byte, meta bool) (Target, MetaCarrier) {
+	var (
+		t    Target
+		c    MetaCarrier
+		tk   = targetKey(method)
+		tm   member
+		mm   member
+		hasT bool
+		hasM bool
+	)
+	if tk == "" && !meta {
+		return t, c
+	}
+	it, ok := newObjIter(params, skipWS(params, 0))
+	if !ok {
+		return t, c
+	}
+	for {
+		m, more := it.next()
+		if !more {
+			break
+		}
+		switch {
+		case tk != "" && m.keyIs(params, tk):
+			tm, hasT = m, true
+		case meta && m.keyIs(params, "_meta"):
+			mm, hasM = m, true
+		}
+	}
+	if hasT && params[tm.valStart] == '"' {
+		v, _ := unquote(params[tm.valStart:tm.valEnd])
+		switch tk {
+		case "uri":
+			t.ResourceURI = v
+		case "name":
+			if method == "tools/call" {
+				t.Tool = v
+			} else {
+				t.Prompt = v
+			}
+		}
+	}
+	if hasM {
+		c = readMetaObject(params, mm.valStart)
+	}
+	return t, c
 }
 
 // SpanName returns the convention's span name: "{method} {target}", or

@@ -29,7 +29,13 @@
 // spans with mcpbroker.* attributes.
 //
 // Attributes are computed only for spans that are recorded and, for
-// metrics, only when a meter is configured: a sampled-out message costs a
-// span start and a read of params._meta, nothing more. With telemetry off
-// the Start functions return a nil *Call whose End does nothing.
+// metrics, only when a meter is configured; metric attribute sets are
+// cached by value, so a measurement allocates nothing. Under a sampled-out
+// span no child span is started (see [SampledOut]): a sampled-out message
+// costs its SERVER span's start, a read of params._meta, the propagation
+// of its (unsampled) trace context and its measurements. What ends under
+// an open SERVER call (its CLIENT call, validations, translations) is
+// ended and measured, with the times it ended at, when that call ends,
+// after the answer is sent (see [Call.End]). With telemetry off the Start
+// functions return a nil *Call whose End does nothing.
 package telemetry

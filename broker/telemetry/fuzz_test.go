@@ -38,8 +38,11 @@ func FuzzMeta(f *testing.F) {
 		f.Add([]byte(s), "userId=alice", []byte("0123456789abcdef01234567"))
 	}
 	f.Fuzz(func(t *testing.T, params []byte, bag string, ids []byte) {
-		_ = ReadMeta(params)
-		_ = ParseTarget("tools/call", params)
+		meta := ReadMeta(params)
+		target := ParseTarget("tools/call", params)
+		if gt, gm := scanParams("tools/call", params, true); gt != target || gm != meta {
+			t.Fatalf("one pass read %+v %+v, separate reads %+v %+v", gt, gm, target, meta)
+		}
 		_ = ResultOf("tools/call", params, nil)
 		_ = ResultOf("tools/call", nil, params)
 		_ = idString(params)

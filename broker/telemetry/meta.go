@@ -107,13 +107,18 @@ func metaKey(b []byte, m member) bool {
 // strings) yields no keys for the part concerned. Of duplicate keys the
 // last wins, as with encoding/json.
 func ReadMeta(params []byte) MetaCarrier {
-	var c MetaCarrier
-	start := skipWS(params, 0)
-	meta, found, _, _ := findMember(params, start, "_meta")
+	meta, found, _, _ := findMember(params, skipWS(params, 0), "_meta")
 	if !found {
-		return c
+		return MetaCarrier{}
 	}
-	it, ok := newObjIter(params, meta.valStart)
+	return readMetaObject(params, meta.valStart)
+}
+
+// readMetaObject returns the W3C keys of the _meta object at
+// params[start] (none when it is not an object).
+func readMetaObject(params []byte, start int) MetaCarrier {
+	var c MetaCarrier
+	it, ok := newObjIter(params, start)
 	if !ok {
 		return c
 	}

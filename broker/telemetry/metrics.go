@@ -65,6 +65,14 @@ type Metrics struct {
 	CacheMisses metric.Int64Counter
 
 	enabled bool
+
+	// The attribute sets of the record methods, by attribute values
+	// (attrcache.go).
+	ops          attrCache[opKey]
+	translations attrCache[translationKey]
+	validations  attrCache[validationKey]
+	upstreams    attrCache[upstreamKey]
+	cacheMethods attrCache[string]
 }
 
 // NewMetrics creates the instruments on mp's meter for [ScopeName].
@@ -115,14 +123,25 @@ func (m *Metrics) RecordOperation(ctx context.Context, kind trace.SpanKind, op *
 	if m == nil || !m.enabled {
 		return
 	}
-	var buf [16]attribute.KeyValue
-	attrs := op.AppendMetricAttributes(buf[:0])
-	attrs = appendResult(attrs, r)
 	h := m.ServerOperationDuration
 	if kind == trace.SpanKindClient {
 		h = m.ClientOperationDuration
 	}
-	h.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
+	h.Record(ctx, d.Seconds(), m.operationAttributes(kind, op, r).rec...)
+}
+
+// operationAttributes returns the attribute options of an operation
+// duration measurement, cached by attribute values.
+func (m *Metrics) operationAttributes(kind trace.SpanKind, op *Op, r Result) measureOpts {
+	t := op.Target()
+	k := opKey{
+		client: kind == trace.SpanKindClient, method: op.Method, tool: t.Tool, prompt: t.Prompt,
+		revision: op.Revision, transport: op.Transport, protoName: op.ProtocolName, protoVer: op.ProtocolVersion,
+		serverAddr: op.ServerAddress, serverPort: op.ServerPort, errorType: r.ErrorType, statusCode: r.StatusCode,
+	}
+	return m.ops.get(k, func(dst []attribute.KeyValue) []attribute.KeyValue {
+		return appendResult(op.AppendMetricAttributes(dst), r)
+	})
 }
 
 // appendResult appends error.type and rpc.response.status_code of r.
@@ -227,8 +246,10 @@ func (m *Metrics) TranslationDone(ctx context.Context, from, to, outcome string)
 	if m == nil || !m.enabled {
 		return
 	}
-	m.Translations.Add(ctx, 1, metric.WithAttributes(
-		AttrTranslationPair.String(from+"->"+to), AttrTranslationOutcome.String(outcome)))
+	opt := m.translations.get(translationKey{from, to, outcome}, func(dst []attribute.KeyValue) []attribute.KeyValue {
+		return append(dst, AttrTranslationPair.String(from+"->"+to), AttrTranslationOutcome.String(outcome))
+	})
+	m.Translations.Add(ctx, 1, opt.add...)
 }
 
 // ValidationFailed counts one message of side that failed validation
@@ -237,8 +258,10 @@ func (m *Metrics) ValidationFailed(ctx context.Context, side Side, revision stri
 	if m == nil || !m.enabled {
 		return
 	}
-	m.ValidationFailures.Add(ctx, 1, metric.WithAttributes(
-		AttrRevision.String(revision), AttrSide.String(side.String())))
+	opt := m.validations.get(validationKey{side, revision}, func(dst []attribute.KeyValue) []attribute.KeyValue {
+		return append(dst, AttrRevision.String(revision), AttrSide.String(side.String()))
+	})
+	m.ValidationFailures.Add(ctx, 1, opt.add...)
 }
 
 // UpstreamError counts one failure of upstream of a kind such as
@@ -247,7 +270,10 @@ func (m *Metrics) UpstreamError(ctx context.Context, upstream, kind string) {
 	if m == nil || !m.enabled {
 		return
 	}
-	m.UpstreamErrors.Add(ctx, 1, metric.WithAttributes(AttrUpstream.String(upstream), AttrErrorKind.String(kind)))
+	opt := m.upstreams.get(upstreamKey{upstream, kind}, func(dst []attribute.KeyValue) []attribute.KeyValue {
+		return append(dst, AttrUpstream.String(upstream), AttrErrorKind.String(kind))
+	})
+	m.UpstreamErrors.Add(ctx, 1, opt.add...)
 }
 
 // UpstreamRestarted counts one restart of upstream.
@@ -267,5 +293,8 @@ func (m *Metrics) CacheLookup(ctx context.Context, method string, hit bool) {
 	if hit {
 		c = m.CacheHits
 	}
-	c.Add(ctx, 1, metric.WithAttributes(AttrCacheMethod.String(method)))
+	opt := m.cacheMethods.get(method, func(dst []attribute.KeyValue) []attribute.KeyValue {
+		return append(dst, AttrCacheMethod.String(method))
+	})
+	c.Add(ctx, 1, opt.add...)
 }

@@ -32,6 +32,74 @@ type Call struct {
 	m     *Metrics
 	ended bool
 	op    Op
+
+	// A SERVER call collects the ends of the calls and INTERNAL spans
+	// under it that end before it does (see later), until closed.
+	mu     sync.Mutex
+	closed bool
+	late   []lateEnd
+}
+
+// callKey is the context key of the open SERVER call a context is under.
+type callKey struct{}
+
+// openCall returns the SERVER call ctx is under, or nil.
+func openCall(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	return c
+}
+
+// lateEnd is the end of a CLIENT call, a validation or a translation that
+// ended at a time but whose span end and measurements wait for the end
+// of the SERVER call it is under: one of call, v or t is set.
+type lateEnd struct {
+	at     time.Time
+	call   *Call
+	result Result
+	v      *Validation
+	err    error
+	t      *Translation
+	tr     TranslationResult
+}
+
+// later leaves e to the end of c, reporting false when c has ended
+// already (e is then for the caller to end now).
+//
+// This keeps the cost of ending spans (the SDK's snapshot and export
+// queue) and recording metrics off a message's critical path: the spans
+// of a relayed request that end before its answer is sent (its CLIENT
+// span, validations, translations) are ended, with the times they ended
+// at, right after the answer, when its SERVER span ends.
+func (c *Call) later(e lateEnd) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if c.late == nil {
+		c.late = make([]lateEnd, 0, 4)
+	}
+	c.late = append(c.late, e)
+	return true
+}
+
+// flush ends what was left to the end of c; nothing can be left after.
+func (c *Call) flush() {
+	c.mu.Lock()
+	c.closed = true
+	late := c.late
+	c.late = nil
+	c.mu.Unlock()
+	for _, e := range late {
+		switch {
+		case e.call != nil:
+			e.call.end(e.result, e.at)
+		case e.v != nil:
+			e.v.end(e.err, e.at)
+		case e.t != nil:
+			e.t.end(e.tr, e.at)
+		}
+	}
 }
 
 // StartServer starts the SERVER span of a message the broker received
@@ -56,6 +124,11 @@ func (p *Provider) StartServer(ctx context.Context, op Op, opts ...trace.SpanSta
 // peer (upstream requests and notifications, and requests to the client
 // such as sampling). Inject the returned context into the message with
 // [InjectMeta] or [InjectMessage] (and HTTP headers with [InjectHTTP]).
+//
+// When the span in ctx is one of the broker's own that was sampled out,
+// no CLIENT span is started (see [SampledOut]): the returned context is
+// ctx, whose trace context, injected, tells the peer the trace is not
+// sampled. The call's duration is measured all the same.
 func (p *Provider) StartClient(ctx context.Context, op Op, opts ...trace.SpanStartOption) (context.Context, *Call) {
 	if !p.on() {
 		return ctx, nil
@@ -71,34 +144,69 @@ func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op *Op, o
 	if p.metering {
 		c.m, c.start = p.metrics, time.Now()
 	}
-	if p.tracing {
-		parent := ctx
-		o := make([]trace.SpanStartOption, 0, 2+len(opts))
-		o = append(o, trace.WithSpanKind(kind))
-		if kind == trace.SpanKindServer {
-			if meta := ReadMeta(op.Params); !meta.Empty() {
-				parent = w3c.Extract(ctx, &meta)
-				ambient := trace.SpanContextFromContext(ctx)
-				if ambient.IsValid() && !ambient.Equal(trace.SpanContextFromContext(parent)) {
-					o = append(o, trace.WithLinks(trace.Link{SpanContext: ambient}))
-				}
-			}
-		}
-		if !c.start.IsZero() {
-			o = append(o, trace.WithTimestamp(c.start))
-		}
-		o = append(o, opts...)
-		ctx, c.span = p.tracer.Start(parent, op.Method, o...)
-		if c.span.IsRecording() {
-			if name := c.op.SpanName(); name != op.Method {
-				c.span.SetName(name)
-			}
-			var buf [20]attribute.KeyValue
-			c.span.SetAttributes(c.op.AppendSpanAttributes(buf[:0])...)
-		}
+	if p.tracing && (kind == trace.SpanKindServer || !SampledOut(ctx)) {
+		ctx = p.startSpan(ctx, c, opts)
+	}
+	if kind == trace.SpanKindServer {
+		ctx = context.WithValue(ctx, callKey{}, c)
 	}
 	c.ctx = ctx
 	return ctx, c
+}
+
+// SampledOut reports whether the span in ctx is a local span (one the
+// broker started, not a remote parent) that was sampled out. The broker
+// starts no child span under it, CLIENT or INTERNAL: with the
+// parent-based samplers the broker configures they would be dropped too,
+// and a span whose parent is not recorded is of no use anyway. Skipping
+// them keeps the cost of a sampled-out message to its SERVER span, its
+// metrics and the propagation of its trace context.
+func SampledOut(ctx context.Context) bool {
+	sc := trace.SpanContextFromContext(ctx)
+	return sc.IsValid() && !sc.IsSampled() && !sc.IsRemote()
+}
+
+// startSpan starts the span of c. The parent of a SERVER span is the
+// trace context of its params' _meta, read in the same pass over the
+// params as the target (which the span name and the metrics need).
+func (p *Provider) startSpan(ctx context.Context, c *Call, opts []trace.SpanStartOption) context.Context {
+	parent := ctx
+	var o [3]trace.SpanStartOption
+	so := append(o[:0], trace.WithSpanKind(c.kind))
+	if c.kind == trace.SpanKindServer {
+		var meta MetaCarrier
+		c.op.target, meta = scanParams(c.op.Method, c.op.Params, true)
+		c.op.hasTarget = true
+		if !meta.Empty() {
+			carrier := meta // escapes through the interface: allocated only here
+			parent = w3c.Extract(ctx, &carrier)
+			ambient := trace.SpanContextFromContext(ctx)
+			if ambient.IsValid() && !ambient.Equal(trace.SpanContextFromContext(parent)) {
+				so = append(so, trace.WithLinks(trace.Link{SpanContext: ambient}))
+			}
+		}
+	}
+	if !c.start.IsZero() {
+		so = append(so, trace.WithTimestamp(c.start))
+	}
+	if len(opts) > 0 {
+		so = append(so, opts...)
+	}
+	ctx, c.span = p.tracer.Start(parent, c.op.Method, so...)
+	if c.span.IsRecording() {
+		c.describeSpan()
+	}
+	return ctx
+}
+
+// describeSpan names the recording span of c and sets its attributes.
+func (c *Call) describeSpan() {
+	if name := c.op.SpanName(); name != c.op.Method {
+		c.span.SetName(name)
+	}
+	// The attributes escape through the interface, so they go to the heap
+	// anyway: sized for the usual dozen rather than on the stack.
+	c.span.SetAttributes(c.op.AppendSpanAttributes(make([]attribute.KeyValue, 0, 12))...)
 }
 
 // Span returns the call's span (a non-recording one when tracing is off),
@@ -114,10 +222,33 @@ func (c *Call) Span() trace.Span {
 // ERROR status with r.Message on the span, and the operation duration
 // metric. Only the first End counts; End is not safe for concurrent use
 // (the goroutine that sees the response ends the call).
+//
+// A SERVER call's End also ends what ended under it before it (a CLIENT
+// call, validation and translation spans), whose span ends and metrics
+// were left to it so as to keep them off the message's critical path:
+// they keep the times they ended at. A CLIENT call under a SERVER call
+// that has not ended yet is such a call.
 func (c *Call) End(r Result) {
 	if c == nil || c.ended {
 		return
 	}
+	switch {
+	case c.kind == trace.SpanKindServer:
+		c.flush()
+	case c.span == nil && c.m == nil:
+		c.ended = true // no span (sampled out) and no metrics: nothing to end
+		return
+	default:
+		if parent := openCall(c.ctx); parent != nil && parent.later(lateEnd{at: time.Now(), call: c, result: r}) {
+			c.ended = true
+			return
+		}
+	}
+	c.end(r, time.Time{})
+}
+
+// end ends the call at t, or now when t is zero.
+func (c *Call) end(r Result, t time.Time) {
 	c.ended = true
 	if c.span != nil {
 		if c.span.IsRecording() && r.Failed() {
@@ -125,10 +256,14 @@ func (c *Call) End(r Result) {
 			c.span.SetAttributes(appendResult(buf[:0], r)...)
 			c.span.SetStatus(codes.Error, r.Message)
 		}
-		c.span.End()
+		endSpanAt(c.span, t)
 	}
 	if c.m != nil {
-		c.m.RecordOperation(c.ctx, c.kind, &c.op, r, time.Since(c.start))
+		d := time.Since(c.start)
+		if !t.IsZero() {
+			d = t.Sub(c.start)
+		}
+		c.m.RecordOperation(c.ctx, c.kind, &c.op, r, d)
 	}
 }
 
@@ -140,40 +275,85 @@ type Validation struct {
 	m        *Metrics
 	side     Side
 	revision string
+	method   string
+	// tracer, when set, starts the span, at start, when it ends.
+	tracer trace.Tracer
+	start  time.Time
 }
 
 // StartValidation starts the span of validating a message of method that
-// came from side against revision (span mcpbroker.validate).
+// came from side against revision (span mcpbroker.validate); none under a
+// sampled-out span (see [SampledOut]). Under an open SERVER call the span
+// is created, with the time the validation started, only when that call
+// ends (see [Call.End]), and the context returned is ctx.
 func (p *Provider) StartValidation(ctx context.Context, side Side, revision, method string) (context.Context, Validation) {
 	if p == nil || (!p.tracing && !p.metering) {
 		return ctx, Validation{}
 	}
-	v := Validation{ctx: ctx, m: p.metrics, side: side, revision: revision}
-	if p.tracing {
-		ctx, v.span = p.tracer.Start(ctx, SpanValidate, trace.WithSpanKind(trace.SpanKindInternal))
-		if v.span.IsRecording() {
-			v.span.SetAttributes(AttrMCPMethodName.String(method), AttrRevision.String(revision), AttrSide.String(side.String()))
+	v := Validation{ctx: ctx, m: p.metrics, side: side, revision: revision, method: method}
+	if p.tracing && !SampledOut(ctx) {
+		if openCall(ctx) != nil {
+			v.tracer, v.start = p.tracer, time.Now()
+			return ctx, v
 		}
+		// The attributes are set by End, with the outcome's, in one call.
+		ctx, v.span = p.tracer.Start(ctx, SpanValidate, trace.WithSpanKind(trace.SpanKindInternal))
 		v.ctx = ctx
 	}
 	return ctx, v
 }
 
 // End ends the validation; a non-nil err is a failure: ERROR status with
-// its text and one more mcpbroker.validation.failures.
+// its text and one more mcpbroker.validation.failures. Under an open
+// SERVER call, the span end and the count wait for that call's End (see
+// [Call.End]).
 func (v *Validation) End(err error) {
-	if v.span != nil {
-		if err != nil && v.span.IsRecording() {
-			v.span.SetAttributes(AttrErrorType.String("validation"))
-			v.span.SetStatus(codes.Error, err.Error())
+	if v.span == nil && v.tracer == nil && (err == nil || v.m == nil) {
+		return
+	}
+	if c := openCall(v.ctx); c != nil {
+		late := *v
+		if c.later(lateEnd{at: time.Now(), v: &late, err: err}) {
+			v.span, v.m, v.tracer = nil, nil, nil
+			return
 		}
-		v.span.End()
+	}
+	v.end(err, time.Time{})
+}
+
+// end ends the validation at t, or now when t is zero, starting its span
+// first when StartValidation left it to End.
+func (v *Validation) end(err error, t time.Time) {
+	if v.tracer != nil {
+		v.ctx, v.span = v.tracer.Start(v.ctx, SpanValidate, trace.WithSpanKind(trace.SpanKindInternal), trace.WithTimestamp(v.start))
+		v.tracer = nil
+	}
+	if v.span != nil {
+		if v.span.IsRecording() {
+			attrs := make([]attribute.KeyValue, 3, 4)
+			attrs[0], attrs[1], attrs[2] = AttrMCPMethodName.String(v.method), AttrRevision.String(v.revision), AttrSide.String(v.side.String())
+			if err != nil {
+				attrs = append(attrs, AttrErrorType.String("validation"))
+				v.span.SetStatus(codes.Error, err.Error())
+			}
+			v.span.SetAttributes(attrs...)
+		}
+		endSpanAt(v.span, t)
 		v.span = nil
 	}
 	if err != nil && v.m != nil {
 		v.m.ValidationFailed(v.ctx, v.side, v.revision)
 		v.m = nil
 	}
+}
+
+// endSpanAt ends span at t, or now when t is zero.
+func endSpanAt(span trace.Span, t time.Time) {
+	if t.IsZero() {
+		span.End()
+		return
+	}
+	span.End(trace.WithTimestamp(t))
 }
 
 // TranslationResult is how translating one message ended.
@@ -193,39 +373,71 @@ type TranslationResult struct {
 // Translation is the INTERNAL span of one translation hop. The zero
 // Translation is inert.
 type Translation struct {
-	ctx      context.Context
-	span     trace.Span
-	m        *Metrics
-	from, to string
+	ctx              context.Context
+	span             trace.Span
+	m                *Metrics
+	from, to, method string
+	// tracer, when set, starts the span, at start, when it ends.
+	tracer trace.Tracer
+	start  time.Time
 }
 
 // StartTranslation starts the span of translating a message of method
-// from one revision to another (span mcpbroker.translate).
+// from one revision to another (span mcpbroker.translate); none under a
+// sampled-out span (see [SampledOut]). Under an open SERVER call the span
+// is created, with the time the translation started, only when that call
+// ends (see [Call.End]), and the context returned is ctx.
 func (p *Provider) StartTranslation(ctx context.Context, from, to, method string) (context.Context, Translation) {
 	if p == nil || (!p.tracing && !p.metering) {
 		return ctx, Translation{}
 	}
-	t := Translation{ctx: ctx, m: p.metrics, from: from, to: to}
-	if p.tracing {
-		ctx, t.span = p.tracer.Start(ctx, SpanTranslate, trace.WithSpanKind(trace.SpanKindInternal))
-		if t.span.IsRecording() {
-			t.span.SetAttributes(AttrMCPMethodName.String(method), AttrTranslationFrom.String(from), AttrTranslationTo.String(to))
+	t := Translation{ctx: ctx, m: p.metrics, from: from, to: to, method: method}
+	if p.tracing && !SampledOut(ctx) {
+		if openCall(ctx) != nil {
+			t.tracer, t.start = p.tracer, time.Now()
+			return ctx, t
 		}
+		// The attributes are set by End, with the outcome's, in one call.
+		ctx, t.span = p.tracer.Start(ctx, SpanTranslate, trace.WithSpanKind(trace.SpanKindInternal))
 		t.ctx = ctx
 	}
 	return ctx, t
 }
 
 // End ends the translation with r and counts it in
-// mcpbroker.translations. Only the first End counts.
+// mcpbroker.translations. Only the first End counts. Under an open SERVER
+// call, the span end and the count wait for that call's End (see
+// [Call.End]).
 func (t *Translation) End(r TranslationResult) {
+	if t.span == nil && t.tracer == nil && t.m == nil {
+		return
+	}
+	if c := openCall(t.ctx); c != nil {
+		late := *t
+		if c.later(lateEnd{at: time.Now(), t: &late, tr: r}) {
+			t.span, t.m, t.tracer = nil, nil, nil
+			return
+		}
+	}
+	t.end(r, time.Time{})
+}
+
+// end ends the translation at at, or now when at is zero, starting its
+// span first when StartTranslation left it to End.
+func (t *Translation) end(r TranslationResult, at time.Time) {
+	if t.tracer != nil {
+		t.ctx, t.span = t.tracer.Start(t.ctx, SpanTranslate, trace.WithSpanKind(trace.SpanKindInternal), trace.WithTimestamp(t.start))
+		t.tracer = nil
+	}
 	outcome := r.Outcome
 	if outcome == "" && r.Err != nil {
 		outcome = "error"
 	}
 	if t.span != nil {
 		if t.span.IsRecording() {
-			attrs := []attribute.KeyValue{AttrTranslationOutcome.String(outcome)}
+			attrs := make([]attribute.KeyValue, 4, 6)
+			attrs[0], attrs[1], attrs[2] = AttrMCPMethodName.String(t.method), AttrTranslationFrom.String(t.from), AttrTranslationTo.String(t.to)
+			attrs[3] = AttrTranslationOutcome.String(outcome)
 			if len(r.Rows) > 0 {
 				attrs = append(attrs, AttrTranslationRows.StringSlice(r.Rows))
 			}
@@ -237,7 +449,7 @@ func (t *Translation) End(r TranslationResult) {
 				t.span.SetStatus(codes.Error, r.Err.Error())
 			}
 		}
-		t.span.End()
+		endSpanAt(t.span, at)
 		t.span = nil
 	}
 	if t.m != nil {
@@ -249,9 +461,10 @@ func (t *Translation) End(r TranslationResult) {
 // StartEmulation starts the INTERNAL span of work the broker does in a
 // peer's place (span mcpbroker.emulate): what is a low-cardinality name
 // such as mrtr_round, synthetic_answer or pool_hit. End it with [EndSpan].
-// With tracing off it returns ctx and a non-recording span.
+// With tracing off, or under a sampled-out span (see [SampledOut]), it
+// returns ctx and a non-recording span.
 func (p *Provider) StartEmulation(ctx context.Context, what, method string) (context.Context, trace.Span) {
-	if !p.Tracing() {
+	if !p.Tracing() || SampledOut(ctx) {
 		return ctx, trace.SpanFromContext(context.Background())
 	}
 	ctx, span := p.tracer.Start(ctx, SpanEmulate, trace.WithSpanKind(trace.SpanKindInternal))

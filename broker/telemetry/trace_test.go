@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -448,4 +449,57 @@ func TestStartServerUncomparableContext(t *testing.T) {
 		call.End(Result{})
 	}
 	ended(t, tp, 2)
+}
+
+// TestLateEnds: what ends under an open SERVER call (its CLIENT call, a
+// validation, a translation) is exported and measured when the SERVER
+// call ends, with the time it ended at; once the SERVER call has ended,
+// spans under it end at once.
+func TestLateEnds(t *testing.T) {
+	tp := newTestProvider(t, sdktrace.AlwaysSample())
+	op := Op{Method: "tools/call", ID: []byte("1"), Params: []byte(`{"name":"x"}`)}
+	ctx, srv := tp.StartServer(context.Background(), op)
+	_, v := tp.StartValidation(ctx, ClientSide, "2025-11-25", "tools/call")
+	v.End(errors.New("bad"))
+	_, tr := tp.StartTranslation(ctx, "2025-11-25", "2024-11-05", "tools/call")
+	tr.End(TranslationResult{Outcome: "forward", Rows: []string{"1.F1"}})
+	_, cli := tp.StartClient(ctx, op)
+	cli.End(RPCError(-32603, "boom"))
+	cliEnd := time.Now()
+	ended(t, tp, 0)
+	time.Sleep(10 * time.Millisecond)
+	srv.End(Result{})
+	spans := ended(t, tp, 4)
+	for _, sp := range spans[:3] {
+		if sp.StartTime().Before(spans[3].StartTime()) || sp.StartTime().After(sp.EndTime()) {
+			t.Errorf("%s spans %v to %v, outside its parent's start %v", sp.Name(), sp.StartTime(), sp.EndTime(), spans[3].StartTime())
+		}
+		if sp.EndTime().After(cliEnd) {
+			t.Errorf("%s ended at %v, after its End (%v)", sp.Name(), sp.EndTime(), cliEnd)
+		}
+		if sp.Parent().SpanID() != spans[3].SpanContext().SpanID() {
+			t.Errorf("%s is not a child of the SERVER span", sp.Name())
+		}
+	}
+	if a := attrMap(spans[1].Attributes()); a[string(AttrTranslationOutcome)] != "forward" || a[string(AttrMCPMethodName)] != "tools/call" {
+		t.Errorf("translation attributes %v", a)
+	}
+	if a := attrMap(spans[2].Attributes()); a[string(AttrErrorType)] != "-32603" {
+		t.Errorf("client attributes %v", a)
+	}
+	rm := collect(t, tp.reader)
+	if p := histogram(t, rm, MetricClientOperationDuration); len(p) != 1 || p[0].Sum >= 0.01 {
+		t.Errorf("client duration %+v: want one measurement ending at its End", p)
+	}
+	if s := sum(t, rm, MetricTranslations); len(s) != 1 || s[0].Value != 1 {
+		t.Errorf("translations %+v", s)
+	}
+	if s := sum(t, rm, MetricValidationFailures); len(s) != 1 || s[0].Value != 1 {
+		t.Errorf("validation failures %+v", s)
+	}
+
+	// After the SERVER call: at once.
+	_, v = tp.StartValidation(ctx, ServerSide, "2024-11-05", "tools/call")
+	v.End(nil)
+	ended(t, tp, 5)
 }
