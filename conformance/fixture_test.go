@@ -223,3 +223,21 @@ func sseTarget(t *testing.T) *conformance.Target {
 	t.Cleanup(func() { cancel(); <-done })
 	return &conformance.Target{Kind: conformance.KindSSE, URL: "http://" + ln.Addr().String() + demo.PathSSE}
 }
+
+// paramString returns a string param of the request.
+func (c *call) paramString(name string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	s, ok := c.Params[name].(string)
+	return s, ok
+}
+
+// rev returns the revision a stateless request names in its _meta, or "".
+func (c *call) rev() string {
+	meta, _ := c.Params["_meta"].(map[string]any)
+	s, _ := meta["io.modelcontextprotocol/protocolVersion"].(string)
+	return s
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -256,8 +256,12 @@ func (t *T) answer(method string) (any, *RPCError) {
 // schema; method is the method of the request a response answers.
 func (t *T) validate(m *jsonrpc.Message, method string) {
 	err := t.v.Validate(t.Rev, m, schemas.Check{Method: method, From: schemas.FromServer})
+	prefix := ""
 	if err == nil {
-		return
+		if err = t.validateComplete(m, method); err == nil {
+			return
+		}
+		prefix = "/result"
 	}
 	what := m.Method
 	if method != "" {
@@ -266,11 +270,34 @@ func (t *T) validate(m *jsonrpc.Message, method string) {
 	var ve *schemas.ValidationError
 	if errors.As(err, &ve) && len(ve.Issues) > 0 {
 		for _, is := range ve.Issues {
-			t.Fail("invalid %s: at %s: %s", what, pointer(is.Path), is.Message)
+			t.Fail("invalid %s: at %s: %s", what, pointer(prefix+is.Path), is.Message)
 		}
 		return
 	}
 	t.Fail("invalid %s: %v", what, err)
+}
+
+// validateComplete checks a stateless result that is not an
+// InputRequiredResult against the method's own result definition: the
+// schema's union of the two accepts some results that are neither.
+func (t *T) validateComplete(m *jsonrpc.Message, method string) error {
+	if !t.Rev.Stateless() || m.Kind != jsonrpc.KindResult || method == "" {
+		return nil
+	}
+	var rt struct {
+		ResultType string `json:"resultType"`
+	}
+	if json.Unmarshal(m.Result, &rt) != nil || rt.ResultType == "input_required" {
+		return nil
+	}
+	mi, ok := t.v.Method(t.Rev, method)
+	if !ok || len(mi.Results) == 0 {
+		return nil
+	}
+	if err := t.v.ValidateDef(t.Rev, mi.Results[0], []byte(m.Result)); err != nil {
+		return fmt.Errorf("%s: %w", mi.Results[0], err)
+	}
+	return nil
 }
 
 func pointer(p string) string {
