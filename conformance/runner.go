@@ -46,6 +46,9 @@ type Target struct {
 	URL string
 	// HTTPClient makes the HTTP requests; nil means a default client.
 	HTTPClient *http.Client
+	// Logger receives the standard error of a stdio server and transport
+	// diagnostics; nil discards them.
+	Logger *slog.Logger
 	// Dial, when set, opens every session instead (tests use it for
 	// in-process servers).
 	Dial func(ctx context.Context, rev schemas.Revision) (transport.Conn, error)
@@ -74,12 +77,16 @@ func (tg *Target) dial(ctx context.Context, rev schemas.Revision) (transport.Con
 		c   transport.Conn
 		err error
 	)
-	opts := &transport.ClientOptions{HTTPClient: tg.HTTPClient, Logger: slog.New(slog.DiscardHandler), MaxReconnects: 1}
+	logger := tg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := &transport.ClientOptions{HTTPClient: tg.HTTPClient, Logger: logger, MaxReconnects: 1}
 	switch {
 	case tg.Dial != nil:
 		c, err = tg.Dial(ctx, rev)
 	case tg.Kind == KindStdio:
-		c, err = transport.StartCommand(ctx, tg.Command, tg.Env)
+		c, err = (&transport.Command{Argv: tg.Command, Env: tg.Env, Logger: logger}).Start(ctx)
 	case tg.Kind == KindHTTP && rev.Stateless():
 		c, err = transport.DialHTTP2026(ctx, tg.URL, opts)
 	case tg.Kind == KindHTTP:
