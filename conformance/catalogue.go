@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -16,6 +17,10 @@ const (
 	codeHeaderMismatch        = -32020
 	unsupportedVersionRequest = "1999-01-01"
 )
+
+// rawAnswerWait bounds the wait for the answer to input that is not a
+// valid request (servers that ignore such input never answer).
+const rawAnswerWait = 3 * time.Second
 
 // Catalogue returns every scenario, in report order. It builds a new
 // slice on every call.
@@ -209,9 +214,11 @@ func jsonrpcScenarios(all []schemas.Revision) []Scenario {
 			},
 		},
 		{
-			ID: "jsonrpc/parse-error", Title: "input that is not JSON gets -32700 with id null",
+			ID: "jsonrpc/parse-error", Title: "input that is not JSON gets -32700 with id null (JSON-RPC 2.0, 5.1)",
 			Spec: "basic", Severity: Must, Revisions: all, Transport: StdioTransport,
 			Run: func(ctx context.Context, t *T) {
+				ctx, cancel := context.WithTimeout(ctx, rawAnswerWait)
+				defer cancel()
 				r, err := t.CallRaw(ctx, "null", "", []byte(`{"jsonrpc": "2.0", "id": 1, "method": `))
 				if err != nil {
 					t.Fatal("no answer to a line that is not JSON: %v", err)
@@ -220,9 +227,11 @@ func jsonrpcScenarios(all []schemas.Revision) []Scenario {
 			},
 		},
 		{
-			ID: "jsonrpc/invalid-request", Title: "a JSON value that is no JSON-RPC request gets -32600",
+			ID: "jsonrpc/invalid-request", Title: "a JSON value that is no JSON-RPC request gets -32600 (JSON-RPC 2.0, 5.1)",
 			Spec: "basic", Severity: Must, Revisions: all, Transport: StdioTransport,
 			Run: func(ctx context.Context, t *T) {
+				ctx, cancel := context.WithTimeout(ctx, rawAnswerWait)
+				defer cancel()
 				r, err := t.CallRaw(ctx, `"conformance-invalid"`, "", []byte(`{"jsonrpc":"2.0","id":"conformance-invalid","method":42}`))
 				if err != nil {
 					t.Fatal("no answer to an invalid request: %v", err)
@@ -360,6 +369,12 @@ func resourceScenarios(all []schemas.Revision) []Scenario {
 			Spec: "server/resources", Severity: Must, Revisions: all, Transport: AnyTransport,
 			Run: func(ctx context.Context, t *T) {
 				t.Require("resources")
+				// Templates are optional within resources: a server that has
+				// none may not implement the method.
+				r := t.Call(ctx, "resources/templates/list", nil)
+				if r.Error != nil && r.Error.Code == jsonrpc.CodeMethodNotFound {
+					t.Skip("the server does not implement resources/templates/list (-32601)")
+				}
 				pages(ctx, t, "resources/templates/list", "resourceTemplates")
 			},
 		},

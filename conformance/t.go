@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
@@ -81,7 +80,6 @@ type T struct {
 	nextID   int
 	closed   bool
 	recvErr  error
-	initRevs string
 }
 
 // Fail records a failure and lets the scenario go on.
@@ -651,32 +649,6 @@ func readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
 		}
 		if err != nil {
 			return last, nil
-		}
-	}
-}
-
-// wait waits until cond holds (checked whenever the target sent
-// something) or d passes; it reports whether cond held.
-func (t *T) wait(ctx context.Context, d time.Duration, cond func() bool) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		t.mu.Lock()
-		ch := t.changed
-		end := t.recvErr != nil
-		t.mu.Unlock()
-		if cond() {
-			return true
-		}
-		if end {
-			return false
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return cond()
-		case <-ctx.Done():
-			return false
 		}
 	}
 }
