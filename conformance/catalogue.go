@@ -20,7 +20,7 @@ const (
 
 // rawAnswerWait bounds the wait for the answer to input that is not a
 // valid request (servers that ignore such input never answer).
-const rawAnswerWait = 3 * time.Second
+const rawAnswerWait = 2 * time.Second
 
 // Catalogue returns every scenario, in report order. It builds a new
 // slice on every call.
@@ -568,7 +568,9 @@ func utilityScenarios(all []schemas.Revision) []Scenario {
 					t.Skip("no tool mentions progress")
 				}
 				const token = "conformance-progress-1"
-				params := map[string]any{"name": tl.Name, "arguments": synthArgs(tl.InputSchema, false)}
+				// Every argument gets a small value (durations and step counts of
+				// 1 keep long-running demo tools short).
+				params := map[string]any{"name": tl.Name, "arguments": synthArgs(tl.InputSchema, true)}
 				meta := map[string]any{"progressToken": token}
 				if t.Rev.Stateless() {
 					for k, v := range t.Meta() {
