@@ -58,6 +58,11 @@ func catalogueMarkdown() string {
 	for _, s := range cat {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | `%s` |\n", s.ID, s.Severity, revisionRange(s.Revisions), s.Transport, s.Title, s.Spec)
 	}
+	b.WriteString("\nClient checks (`--client-cmd`), made on everything the client program sent to the test server, in the revision it negotiated:\n\n")
+	b.WriteString("| Check | Severity | Checks | Spec section |\n|---|---|---|---|\n")
+	for _, c := range ClientChecks() {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | `%s` |\n", c.ID, c.Severity, c.Title, c.Spec)
+	}
 	return b.String()
 }
 

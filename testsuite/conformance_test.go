@@ -93,7 +93,8 @@ func startEverythingHTTP(t *testing.T, node string) string {
 }
 
 // TestConformanceRealServers runs `mcpbroker conformance` (the built
-// binary, as CI would) against real servers from npm and compares the
+// binary, as CI would) against real servers from npm, and with
+// --client-cmd against the newest SDK's client, and compares the
 // results (scenario, revision, status) with testdata/conformance/*.txt;
 // docs/conformance.md explains every failure.
 func TestConformanceRealServers(t *testing.T) {
@@ -121,6 +122,9 @@ func TestConformanceRealServers(t *testing.T) {
 		{"server-everything-http", func(t *testing.T) []string {
 			return []string{"--target-url", startEverythingHTTP(t, node)}
 		}},
+		{"client-sdk-1.32.2-http", func(*testing.T) []string {
+			return []string{"--client-cmd", node + " " + filepath.Join(npmDir, "client.mjs") + " sdk-new http", "--timeout", "60s"}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +132,7 @@ func TestConformanceRealServers(t *testing.T) {
 			t.Parallel()
 			out := filepath.Join(t.TempDir(), "report.json")
 			args := append([]string{"conformance", "--json", out, "--timeout", "10s"}, tt.target(t)...)
+			// (a later --timeout overrides the first)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, args...)

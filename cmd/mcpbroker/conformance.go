@@ -31,7 +31,7 @@ type conformanceFlags struct {
 func newConformanceCmd() *cobra.Command {
 	var f conformanceFlags
 	cmd := &cobra.Command{
-		Use:   "conformance (--target-cmd CMD | --target-url URL | --target-sse-url URL)",
+		Use:   "conformance (--target-cmd CMD | --target-url URL | --target-sse-url URL | --client-cmd CMD)",
 		Short: "Check that an MCP server conforms to the protocol revisions it claims",
 		Long: `conformance runs the scenario catalogue (docs/conformance.md) against an MCP
 server, once per revision, and validates every message the server sends against
@@ -49,6 +49,14 @@ JSON and JUnit XML. --baseline FILE lists expected failures (YAML or JSON list
 of {id, revision, reason}): a listed failure is reported as "expected" and does
 not fail the run; a listed scenario that passes is reported as "fixed".
 
+--client-cmd "CMD ARGS" checks a client instead: the runner hosts a small test
+server (Streamable HTTP on 127.0.0.1; revisions 2024-11-05 to 2025-11-25, the one
+the client asks for) and runs the program with the server's URL in
+` + conformance.ServerURLEnv + ` and as its last argument; when the program ends, the
+client checks are made on what it sent (initialize first, notifications/initialized,
+valid messages, session id, MCP-Protocol-Version and Accept headers). --timeout
+bounds the program's run (it is killed then).
+
 Exit status: 0 when every scenario passed, was skipped or failed as expected,
 1 on an unexpected failure of a MUST scenario (a failed SHOULD scenario is a
 warning), 2 on a usage error or when the server cannot be reached.`,
@@ -61,7 +69,7 @@ warning), 2 on a usage error or when the server cannot be reached.`,
 	fl.StringVar(&f.targetCmd, "target-cmd", "", `stdio server command line, e.g. "node server.mjs"`)
 	fl.StringVar(&f.targetURL, "target-url", "", "Streamable HTTP endpoint of the server")
 	fl.StringVar(&f.targetSSE, "target-sse-url", "", "legacy HTTP+SSE stream URL of the server (2024-11-05)")
-	fl.StringVar(&f.clientCmd, "client-cmd", "", "not implemented yet: client conformance")
+	fl.StringVar(&f.clientCmd, "client-cmd", "", `client program to check, e.g. "node client.mjs": it gets the URL of a test server in `+conformance.ServerURLEnv+` and as its last argument`)
 	fl.StringVar(&f.revision, "revision", "all", "revision to test, or all: "+strings.Join(schemas.Names(), ", "))
 	fl.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to FILE")
 	fl.StringVar(&f.junitOut, "junit", "", "also write the results as JUnit XML to FILE")
@@ -85,8 +93,34 @@ func runConformance(cmd *cobra.Command, f *conformanceFlags) error {
 		}
 		return nil
 	}
+	var base conformance.Baseline
+	if f.baseline != "" {
+		b, err := os.ReadFile(f.baseline)
+		if err != nil {
+			return usageErr("conformance: %w", err)
+		}
+		if base, err = conformance.ParseBaseline(b); err != nil {
+			return usageErr("conformance: %s: %w", f.baseline, err)
+		}
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if f.clientCmd != "" {
-		return usageErr("conformance: --client-cmd is not implemented yet")
+		if f.targetCmd != "" || f.targetURL != "" || f.targetSSE != "" {
+			return usageErr("conformance: --client-cmd excludes the --target-* flags")
+		}
+		argv, err := conformance.SplitCommand(f.clientCmd)
+		if err != nil {
+			return usageErr("conformance: --client-cmd: %w", err)
+		}
+		cr := &conformance.ClientRunner{Command: argv, Timeout: f.timeout, Stdout: stderr, Stderr: stderr}
+		rep, err := cr.Run(ctx)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		return finishConformance(f, rep, base, stdout)
 	}
 	target, err := conformanceTarget(f)
 	if err != nil {
@@ -100,16 +134,6 @@ func runConformance(cmd *cobra.Command, f *conformanceFlags) error {
 		}
 		revs = []schemas.Revision{rev}
 	}
-	var base conformance.Baseline
-	if f.baseline != "" {
-		b, err := os.ReadFile(f.baseline)
-		if err != nil {
-			return usageErr("conformance: %w", err)
-		}
-		if base, err = conformance.ParseBaseline(b); err != nil {
-			return usageErr("conformance: %s: %w", f.baseline, err)
-		}
-	}
 	if f.verbose {
 		target.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
@@ -119,10 +143,6 @@ func runConformance(cmd *cobra.Command, f *conformanceFlags) error {
 			fmt.Fprintf(stderr, "%-40s %s  %s\n", x.ID, x.Revision, x.Status)
 		}
 	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	rep, err := r.Run(ctx)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -130,6 +150,12 @@ func runConformance(cmd *cobra.Command, f *conformanceFlags) error {
 	if len(rep.Revisions) == 0 {
 		return &exitError{code: exitUsage, err: errors.New("conformance: the target accepts none of the revisions " + strings.Join(schemas.Names(), ", "))}
 	}
+	return finishConformance(f, rep, base, stdout)
+}
+
+// finishConformance applies the baseline, writes the outputs and turns
+// unexpected failures into exit status 1.
+func finishConformance(f *conformanceFlags, rep *conformance.Report, base conformance.Baseline, stdout io.Writer) error {
 	base.Apply(rep)
 	if err := rep.WriteTable(stdout); err != nil {
 		return &exitError{code: exitUsage, err: err}

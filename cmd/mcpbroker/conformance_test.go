@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +15,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/conformance"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/testsuite/demo"
@@ -25,11 +28,56 @@ import (
 // start.
 const childEnv = "MCPBROKER_TEST_CONFORMANCE_CHILD"
 
+// clientChildEnv makes the test binary an MCP client of the URL in its
+// last argument, speaking the revision given as the value, with the
+// broker's own Streamable HTTP client transport.
+const clientChildEnv = "MCPBROKER_TEST_CONFORMANCE_CLIENT"
+
 func TestMain(m *testing.M) {
 	if rev := os.Getenv(childEnv); rev != "" {
 		os.Exit(run(context.Background(), []string{"demo-server", "--revision", rev}, os.Stdin, os.Stdout, os.Stderr))
 	}
+	if rev := os.Getenv(clientChildEnv); rev != "" {
+		if err := brokerClient(schemas.MustParseRevision(rev), os.Args[len(os.Args)-1]); err != nil {
+			fmt.Fprintln(os.Stderr, "client:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// brokerClient initializes a session with transport.DialHTTP, lists the
+// tools and ends the session.
+func brokerClient(rev schemas.Revision, url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := transport.DialHTTP(ctx, url, &transport.ClientOptions{DisableGET: true})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	call := func(raw string) error {
+		if err := conn.Send(ctx, transport.Message{Raw: []byte(raw)}); err != nil {
+			return err
+		}
+		m, err := conn.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(m.Raw, []byte(`"error"`)) {
+			return fmt.Errorf("error response: %s", m.Raw)
+		}
+		return nil
+	}
+	if err := call(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"` + rev.String() + `","capabilities":{},"clientInfo":{"name":"broker-client","version":"1"}}}`); err != nil {
+		return err
+	}
+	conn.(transport.RevisionSetter).SetRevision(rev)
+	if err := conn.Send(ctx, transport.Message{Raw: []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)}); err != nil {
+		return err
+	}
+	return call(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
 }
 
 // runConformanceCLI runs the command line and returns its exit code and stdout.
@@ -171,5 +219,25 @@ func TestConformanceStdio(t *testing.T) {
 	}
 	if !strings.Contains(out, "revisions 2024-11-05:") || !strings.Contains(out, "jsonrpc/parse-error") {
 		t.Errorf("unexpected table:\n%s", out)
+	}
+}
+
+// TestConformanceClient checks the broker's own Streamable HTTP client
+// transport, run as a client program, with --client-cmd.
+func TestConformanceClient(t *testing.T) {
+	for _, rev := range []string{"2025-03-26", "2025-11-25"} {
+		t.Run(rev, func(t *testing.T) {
+			t.Setenv(clientChildEnv, rev)
+			code, out := runConformanceCLI(t, "conformance", "--client-cmd", os.Args[0], "--timeout", "20s")
+			if code != exitOK {
+				t.Fatalf("exit %d, want 0:\n%s", code, out)
+			}
+			if !strings.Contains(out, "client/initialized-notification") || !strings.Contains(out, "revisions "+rev+":") {
+				t.Errorf("unexpected table:\n%s", out)
+			}
+		})
+	}
+	if code, _ := runConformanceCLI(t, "conformance", "--client-cmd", "x", "--target-url", "http://127.0.0.1:1/mcp"); code != exitUsage {
+		t.Errorf("--client-cmd with --target-url: exit %d, want %d", code, exitUsage)
 	}
 }
