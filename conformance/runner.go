@@ -232,9 +232,19 @@ func (r *Runner) probe(ctx context.Context, v *schemas.Validator, rev schemas.Re
 	return res.ProtocolVersion == rev.String(), nil
 }
 
+// probeMethod names the request Probe sends in rev.
+func probeMethod(rev schemas.Revision) string {
+	if rev.Stateless() {
+		return "server/discover"
+	}
+	return "initialize"
+}
+
 // Run runs every scenario that applies, revision by revision, and returns
 // the report. Revisions nil means Probe first; finding none is ErrConnect
-// or, when sessions worked, an empty report.
+// or, when sessions worked, an empty report. With Revisions given, a
+// target that does not answer the probe request of one of them is
+// ErrConnect.
 func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	v, err := r.validator()
 	if err != nil {
@@ -244,6 +254,17 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	if revs == nil {
 		if revs, err = r.Probe(ctx); err != nil {
 			return nil, err
+		}
+	} else {
+		// A target that does not answer at all is a connection error,
+		// not a failure of every scenario.
+		for _, rev := range revs {
+			if _, err := r.probe(ctx, v, rev); err != nil {
+				if errors.Is(err, ErrConnect) {
+					return nil, err
+				}
+				return nil, fmt.Errorf("%w: no answer to %s in %s: %w", ErrConnect, probeMethod(rev), rev, err)
+			}
 		}
 	}
 	scen := r.Scenarios

@@ -129,6 +129,8 @@ func TestConformanceUsage(t *testing.T) {
 		{"bad command line", []string{"conformance", "--target-cmd", `node "server.mjs`}},
 		{"no scenario", []string{"conformance", "--target-url", "http://127.0.0.1:1/mcp", "--scenario", "nothing/*"}},
 		{"unreachable", []string{"conformance", "--target-url", "http://127.0.0.1:1/mcp", "--timeout", "2s"}},
+		{"unreachable revision", []string{"conformance", "--target-url", "http://127.0.0.1:1/mcp", "--timeout", "2s", "--revision", "2025-06-18"}},
+		{"command not found", []string{"conformance", "--target-cmd", "/nonexistent/mcp-server", "--revision", "2024-11-05"}},
 		{"missing baseline", []string{"conformance", "--target-url", "http://127.0.0.1:1/mcp", "--baseline", "/nonexistent/baseline.yml"}},
 	}
 	for _, tt := range tests {
