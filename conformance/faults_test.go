@@ -362,6 +362,13 @@ func faults() []fault {
 					return false
 				}}
 			}},
+		{name: "Origin not checked", targets: []string{"http/origin"},
+			http: func() *httpFault {
+				return &httpFault{req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+					r.Header.Del("Origin")
+					return false
+				}}
+			}},
 		{name: "Mcp-Method not required", targets: []string{"http/method-header"},
 			http: func() *httpFault {
 				return &httpFault{req: func(r *http.Request, method string, _ http.ResponseWriter) bool {

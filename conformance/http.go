@@ -183,6 +183,20 @@ func httpScenarios() []Scenario {
 			},
 		},
 		{
+			ID: "http/origin", Title: "a request with a foreign Origin header is refused with 403",
+			Spec: "basic/transports", Severity: Must, Revisions: streamable(), Transport: HTTPTransport,
+			Run: func(ctx context.Context, t *T) {
+				h := map[string]string{"Origin": "http://conformance.invalid"}
+				resp, rb := t.Post(ctx, body(t, 1, "initialize", t.InitializeParams(t.Rev.String())), h)
+				if resp.StatusCode != http.StatusForbidden {
+					t.Fail("POST with Origin http://conformance.invalid: HTTP %d, want 403: %s", resp.StatusCode, clip(rb))
+				}
+				if sid := resp.Header.Get(hdrSession); sid != "" {
+					t.do(context.WithoutCancel(ctx), http.MethodDelete, nil, map[string]string{hdrSession: sid, hdrVersion: t.Rev.String()})
+				}
+			},
+		},
+		{
 			ID: "http/method-header", Title: "a POST without the Mcp-Method header gets 400 and -32020",
 			Spec: "basic/transports", Severity: Must, Revisions: stateless(), Transport: HTTPTransport,
 			Run: func(ctx context.Context, t *T) {
