@@ -15,6 +15,7 @@ const (
 	codeResourceNotFound      = -32002
 	codeUnsupportedVersion    = -32022
 	codeHeaderMismatch        = -32020
+	codeMissingCapability     = -32021
 	unsupportedVersionRequest = "1999-01-01"
 )
 
@@ -608,8 +609,9 @@ func utilityScenarios(all []schemas.Revision) []Scenario {
 	}
 }
 
-// clientFeatureScenarios check the requests a server sends to its client
-// (legacy revisions; 2026-07-28 embeds them in results instead).
+// clientFeatureScenarios check the requests a server sends to its client:
+// JSON-RPC requests up to 2025-11-25, the inputRequests of an
+// InputRequiredResult (multi round-trip requests) in 2026-07-28.
 func clientFeatureScenarios() []Scenario {
 	mk := func(id, method, word, spec string, revs []schemas.Revision) Scenario {
 		return Scenario{
@@ -620,7 +622,7 @@ func clientFeatureScenarios() []Scenario {
 				if !ok {
 					t.Skip("no tool mentions %s", word)
 				}
-				result(ctx, t, "tools/call", map[string]any{"name": tl.Name, "arguments": synthArgs(tl.InputSchema, false)})
+				callWithInput(ctx, t, map[string]any{"name": tl.Name, "arguments": synthArgs(tl.InputSchema, false)})
 				if !slices.Contains(t.Asked(), method) {
 					t.Skip("tool %s sent no %s", tl.Name, method)
 				}
@@ -628,8 +630,99 @@ func clientFeatureScenarios() []Scenario {
 		}
 	}
 	return []Scenario{
-		mk("client/sampling", "sampling/createMessage", "sampl", "client/sampling", legacy()),
-		mk("client/elicitation", "elicitation/create", "elicit", "client/elicitation", between(schemas.V20250618, schemas.V20251125)),
-		mk("client/roots", "roots/list", "roots", "client/roots", legacy()),
+		mk("client/sampling", "sampling/createMessage", "sampl", "client/sampling", all()),
+		mk("client/elicitation", "elicitation/create", "elicit", "client/elicitation", from(schemas.V20250618)),
+		mk("client/roots", "roots/list", "roots", "client/roots", all()),
+		{
+			ID: "lifecycle/missing-client-capability", Title: "a tool that needs a client capability the request does not declare is refused with -32021, not asked for",
+			Spec: "basic/lifecycle", Severity: Must, Revisions: stateless(), Transport: AnyTransport,
+			Run: func(ctx context.Context, t *T) {
+				tl, ok := toolMentioning(listTools(ctx, t), "elicit", "sampl")
+				if !ok {
+					t.Skip("no tool mentions elicitation or sampling")
+				}
+				meta := t.Meta()
+				meta[metaClientCapabilities] = map[string]any{}
+				r := t.Call(ctx, "tools/call", map[string]any{"name": tl.Name, "arguments": synthArgs(tl.InputSchema, false), "_meta": meta})
+				if r.Error != nil {
+					if r.Error.Code != codeMissingCapability {
+						t.Fail("tools/call of %s without client capabilities: error %d (%s), want %d", tl.Name, r.Error.Code, r.Error.Message, codeMissingCapability)
+						return
+					}
+					var data struct {
+						Required map[string]any `json:"requiredCapabilities"`
+					}
+					if json.Unmarshal(r.Error.Data, &data) != nil || data.Required == nil {
+						t.Fail("MissingRequiredClientCapabilityError without data.requiredCapabilities: %s", r.Error.Data)
+					}
+					return
+				}
+				var res struct {
+					InputRequests map[string]struct {
+						Method string `json:"method"`
+					} `json:"inputRequests"`
+				}
+				decode(t, "tools/call", r.Result, &res)
+				for k, ir := range res.InputRequests {
+					t.Fail("tools/call of %s without client capabilities asked for %s (input request %q)", tl.Name, ir.Method, k)
+				}
+			},
+		},
+	}
+}
+
+// all returns every revision.
+func all() []schemas.Revision { return schemas.All() }
+
+// maxInputRounds bounds the multi round-trip retries of one call.
+const maxInputRounds = 5
+
+// callWithInput calls tools/call and, on stateless revisions, answers the
+// InputRequiredResults (REVISIONS.md 4.M6): every input request is
+// recorded like a server request and answered, and the call is retried
+// with the inputResponses and the requestState until it completes.
+func callWithInput(ctx context.Context, t *T, params map[string]any) json.RawMessage {
+	raw := result(ctx, t, "tools/call", params)
+	if !t.Rev.Stateless() {
+		return raw
+	}
+	for round := 0; ; round++ {
+		var res struct {
+			ResultType    string  `json:"resultType"`
+			RequestState  *string `json:"requestState"`
+			InputRequests map[string]struct {
+				Method string `json:"method"`
+			} `json:"inputRequests"`
+		}
+		decode(t, "tools/call", raw, &res)
+		if res.ResultType != "input_required" {
+			return raw
+		}
+		if round == maxInputRounds {
+			t.Fatal("tools/call still needs input after %d rounds", maxInputRounds)
+		}
+		if res.RequestState == nil && len(res.InputRequests) == 0 {
+			t.Fatal("InputRequiredResult with neither inputRequests nor requestState")
+		}
+		responses := map[string]any{}
+		for k, ir := range res.InputRequests {
+			t.mu.Lock()
+			t.asked = append(t.asked, ir.Method)
+			t.mu.Unlock()
+			ans, rerr := t.answer(ir.Method)
+			if rerr != nil {
+				t.Fatal("input request %q: %s is not a request a server may embed", k, ir.Method)
+			}
+			responses[k] = ans
+		}
+		retry := map[string]any{}
+		for k, v := range params {
+			retry[k] = v
+		}
+		retry["inputResponses"] = responses
+		if res.RequestState != nil {
+			retry["requestState"] = *res.RequestState
+		}
+		raw = result(ctx, t, "tools/call", retry)
 	}
 }

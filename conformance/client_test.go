@@ -174,4 +174,3 @@ func TestClientChecks(t *testing.T) {
 		}
 	}
 }
-

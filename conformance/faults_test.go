@@ -88,6 +88,24 @@ func textResult(rev string) map[string]any {
 // out builds a message fault from an output rewrite.
 func out(f func(req *call, m map[string]any)) *msgFault { return &msgFault{out: f} }
 
+// serverRequests rewrites the server's requests of one method: JSON-RPC
+// requests, and the input requests embedded in an InputRequiredResult
+// (2026-07-28).
+func serverRequests(method string, f func(req map[string]any)) *msgFault {
+	return out(func(_ *call, m map[string]any) {
+		if m["method"] == method {
+			f(m)
+		}
+		if irs, ok := result(m)["inputRequests"].(map[string]any); ok {
+			for _, ir := range irs {
+				if r, ok := ir.(map[string]any); ok && r["method"] == method {
+					f(r)
+				}
+			}
+		}
+	})
+}
+
 func faults() []fault {
 	v0618 := schemas.V20250618
 	return []fault{
@@ -286,21 +304,21 @@ func faults() []fault {
 				}
 			})},
 		{name: "sampling request without maxTokens", targets: []string{"client/sampling"},
-			msg: out(func(_ *call, m map[string]any) {
-				if m["method"] == "sampling/createMessage" {
-					delete(params(m), "maxTokens")
-				}
+			msg: serverRequests("sampling/createMessage", func(r map[string]any) {
+				delete(params(r), "maxTokens")
 			})},
 		{name: "elicitation request without message", targets: []string{"client/elicitation"},
-			msg: out(func(_ *call, m map[string]any) {
-				if m["method"] == "elicitation/create" {
-					delete(params(m), "message")
-				}
+			msg: serverRequests("elicitation/create", func(r map[string]any) {
+				delete(params(r), "message")
 			})},
 		{name: "roots/list with a malformed _meta", targets: []string{"client/roots"},
+			msg: serverRequests("roots/list", func(r map[string]any) {
+				r["params"] = map[string]any{"_meta": 5}
+			})},
+		{name: "missing client capability gets -32603", targets: []string{"lifecycle/missing-client-capability"},
 			msg: out(func(_ *call, m map[string]any) {
-				if m["method"] == "roots/list" {
-					m["params"] = map[string]any{"_meta": 5}
+				if errCode(m) == "-32021" {
+					setCode(m, -32603)
 				}
 			})},
 
