@@ -32,6 +32,7 @@ func Catalogue() []Scenario {
 	out = append(out, jsonrpcScenarios(all)...)
 	out = append(out, toolScenarios(all)...)
 	out = append(out, resourceScenarios(all)...)
+	out = append(out, listenScenario())
 	out = append(out, promptScenarios(all)...)
 	out = append(out, utilityScenarios(all)...)
 	out = append(out, clientFeatureScenarios()...)
@@ -418,6 +419,58 @@ func resourceScenarios(all []schemas.Revision) []Scenario {
 				result(ctx, t, "resources/subscribe", map[string]any{"uri": uri})
 				result(ctx, t, "resources/unsubscribe", map[string]any{"uri": uri})
 			},
+		},
+	}
+}
+
+// listenScenario checks subscriptions/listen (2026-07-28, REVISIONS.md
+// 4.M3): the acknowledgement comes first on the subscription and honours
+// no more than was asked for.
+func listenScenario() Scenario {
+	return Scenario{
+		ID: "resources/listen", Title: "subscriptions/listen is acknowledged first, with no more than the client asked for",
+		Spec: "server/resources", Severity: Must, Revisions: stateless(), Transport: AnyTransport,
+		Run: func(ctx context.Context, t *T) {
+			uri := resourceURI(ctx, t)
+			id, err := t.Start(ctx, "subscriptions/listen", map[string]any{
+				"_meta":         t.Meta(),
+				"notifications": map[string]any{"resourceSubscriptions": []string{uri}, "toolsListChanged": true},
+			})
+			if err != nil {
+				t.Fatal("subscriptions/listen: %v", err)
+			}
+			defer t.Notify(context.WithoutCancel(ctx), "notifications/cancelled", map[string]any{"requestId": id, "reason": "conformance"})
+			ours := func(n Notification) bool {
+				var p struct {
+					Meta map[string]json.RawMessage `json:"_meta"`
+				}
+				json.Unmarshal(n.Params, &p)
+				return string(p.Meta[metaSubscriptionID]) == string(id)
+			}
+			ack, ok := t.WaitNotification(ctx, ours)
+			if !ok {
+				t.Fatal("no notification carrying subscriptionId %s arrived", id)
+			}
+			if ack.Method != "notifications/subscriptions/acknowledged" {
+				t.Fatal("the first notification of the subscription is %s, not notifications/subscriptions/acknowledged", ack.Method)
+			}
+			var p struct {
+				Notifications struct {
+					Tools     bool     `json:"toolsListChanged"`
+					Prompts   bool     `json:"promptsListChanged"`
+					Resources bool     `json:"resourcesListChanged"`
+					URIs      []string `json:"resourceSubscriptions"`
+				} `json:"notifications"`
+			}
+			decode(t, ack.Method, ack.Params, &p)
+			if p.Notifications.Prompts || p.Notifications.Resources {
+				t.Fail("the acknowledgement honours list_changed notifications that were not asked for")
+			}
+			for _, u := range p.Notifications.URIs {
+				if u != uri {
+					t.Fail("the acknowledgement subscribes %s, which was not asked for", u)
+				}
+			}
 		},
 	}
 }

@@ -264,6 +264,14 @@ func faults() []fault {
 					setError(m, -32603)
 				}
 			})},
+		{name: "listen acknowledges a URI not asked for", targets: []string{"resources/listen"},
+			msg: out(func(_ *call, m map[string]any) {
+				if m["method"] == "notifications/subscriptions/acknowledged" {
+					n, _ := params(m)["notifications"].(map[string]any)
+					uris, _ := n["resourceSubscriptions"].([]any)
+					n["resourceSubscriptions"] = append(uris, "demo://not-requested")
+				}
+			})},
 		{name: "prompts/list lists a prompt twice", targets: []string{"prompts/list"},
 			msg: out(func(req *call, m map[string]any) {
 				if isCall(req, "prompts/list") && result(m) != nil {

@@ -25,6 +25,7 @@ const (
 	metaClientCapabilities = "io.modelcontextprotocol/clientCapabilities"
 	metaClientInfo         = "io.modelcontextprotocol/clientInfo"
 	metaServerInfo         = "io.modelcontextprotocol/serverInfo"
+	metaSubscriptionID     = "io.modelcontextprotocol/subscriptionId"
 )
 
 // errSkip and errFail stop a scenario's Run (through panics recovered by
@@ -331,6 +332,53 @@ func (t *T) Call(ctx context.Context, method string, params any) Response {
 		t.Fatal("%s: %v", method, err)
 	}
 	return r
+}
+
+// Start sends a request without waiting for its answer (a long-lived
+// request such as subscriptions/listen) and returns its id; the answer,
+// if one comes, is validated like any other.
+func (t *T) Start(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	p, err := t.params(params, true)
+	if err != nil {
+		return nil, err
+	}
+	id := t.id()
+	raw, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": p})
+	if err != nil {
+		return nil, fmt.Errorf("conformance: encode %s: %w", method, err)
+	}
+	t.mu.Lock()
+	t.pending[jsonrpc.IDKey(id)] = make(chan Response, 1)
+	t.methods[jsonrpc.IDKey(id)] = method
+	t.mu.Unlock()
+	if err := t.conn.Send(ctx, transport.Message{Raw: raw}); err != nil {
+		return nil, fmt.Errorf("send %s: %w", method, err)
+	}
+	return id, nil
+}
+
+// WaitNotification waits until a notification that match accepts has
+// arrived, the connection ends or ctx ends; ok reports whether one came.
+func (t *T) WaitNotification(ctx context.Context, match func(Notification) bool) (n Notification, ok bool) {
+	for {
+		t.mu.Lock()
+		for _, x := range t.notes {
+			if match(x) {
+				t.mu.Unlock()
+				return x, true
+			}
+		}
+		ch, end := t.changed, t.recvErr != nil
+		t.mu.Unlock()
+		if end {
+			return Notification{}, false
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return Notification{}, false
+		}
+	}
 }
 
 // CallErr is Call returning a transport failure instead of stopping.
