@@ -216,6 +216,21 @@ func jsonrpcScenarios(all []schemas.Revision) []Scenario {
 			},
 		},
 		{
+			ID: "jsonrpc/batch", Title: "a JSON-RPC batch of requests gets an answer to each of them",
+			Spec: "basic", Severity: Must, Revisions: []schemas.Revision{schemas.V20250326}, Transport: AnyTransport,
+			Run: func(ctx context.Context, t *T) {
+				rs, err := t.CallBatch(ctx, "ping", "ping")
+				if err != nil {
+					t.Fatal("batch of two pings: %v", err)
+				}
+				for i, r := range rs {
+					if r.Error != nil {
+						t.Fail("batch element %d (ping) failed: %v", i+1, r.Error)
+					}
+				}
+			},
+		},
+		{
 			ID: "jsonrpc/parse-error", Title: "input that is not JSON gets -32700 with id null (JSON-RPC 2.0, 5.1)",
 			Spec: "basic", Severity: Must, Revisions: all, Transport: StdioTransport,
 			Run: func(ctx context.Context, t *T) {

@@ -183,6 +183,8 @@ func faults() []fault {
 					setCode(m, -32603)
 				}
 			})},
+		{name: "batch answered in part", targets: []string{"jsonrpc/batch"},
+			msg: &msgFault{batch: func(items []json.RawMessage) []json.RawMessage { return items[:1] }}},
 		{name: "parse error gets -32600", targets: []string{"jsonrpc/parse-error"},
 			msg: out(func(_ *call, m map[string]any) {
 				if errCode(m) == "-32700" {

@@ -58,6 +58,8 @@ type msgFault struct {
 	// out rewrites a message the server sends: req is the request a
 	// response answers (nil for other messages).
 	out func(req *call, m map[string]any)
+	// batch rewrites a batch (array) the server sends.
+	batch func(items []json.RawMessage) []json.RawMessage
 }
 
 // faultConn is the server's end of an in-memory connection, with a
@@ -103,7 +105,18 @@ func idKey(id any) string {
 }
 
 func (c *faultConn) Send(ctx context.Context, m transport.Message) error {
-	if c.f.out == nil {
+	if c.f.out == nil && c.f.batch == nil {
+		return c.Conn.Send(ctx, m)
+	}
+	if c.f.batch != nil && bytes.HasPrefix(m.Raw, []byte("[")) {
+		var items []json.RawMessage
+		if json.Unmarshal(m.Raw, &items) == nil {
+			raw, err := json.Marshal(c.f.batch(items))
+			if err != nil {
+				return err
+			}
+			m.Raw = raw
+		}
 		return c.Conn.Send(ctx, m)
 	}
 	var obj map[string]any
@@ -120,7 +133,9 @@ func (c *faultConn) Send(ctx context.Context, m transport.Message) error {
 			c.mu.Unlock()
 		}
 	}
-	c.f.out(req, obj)
+	if c.f.out != nil {
+		c.f.out(req, obj)
+	}
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		return err

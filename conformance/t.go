@@ -334,6 +334,46 @@ func (t *T) Call(ctx context.Context, method string, params any) Response {
 	return r
 }
 
+// CallBatch sends requests as one JSON-RPC batch (2025-03-26) and waits
+// for every answer, which may come as one array or one by one.
+func (t *T) CallBatch(ctx context.Context, methods ...string) ([]Response, error) {
+	var (
+		items []any
+		chans []chan Response
+	)
+	t.mu.Lock()
+	for _, m := range methods {
+		t.nextID++
+		id := json.RawMessage(strconv.Itoa(t.nextID))
+		ch := make(chan Response, 1)
+		t.pending[jsonrpc.IDKey(id)] = ch
+		t.methods[jsonrpc.IDKey(id)] = m
+		items = append(items, map[string]any{"jsonrpc": "2.0", "id": id, "method": m})
+		chans = append(chans, ch)
+	}
+	t.mu.Unlock()
+	raw, err := json.Marshal(items)
+	if err != nil {
+		return nil, fmt.Errorf("conformance: encode a batch: %w", err)
+	}
+	if err := t.conn.Send(ctx, transport.Message{Raw: raw}); err != nil {
+		return nil, fmt.Errorf("send a batch: %w", err)
+	}
+	out := make([]Response, len(chans))
+	for i, ch := range chans {
+		select {
+		case r, ok := <-ch:
+			if !ok {
+				return nil, fmt.Errorf("connection ended before the answer to %s", methods[i])
+			}
+			out[i] = r
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no answer to batch element %d (%s): %w", i+1, methods[i], ctx.Err())
+		}
+	}
+	return out, nil
+}
+
 // Start sends a request without waiting for its answer (a long-lived
 // request such as subscriptions/listen) and returns its id; the answer,
 // if one comes, is validated like any other.
