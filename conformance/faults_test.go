@@ -397,6 +397,27 @@ func faults() []fault {
 					return false
 				}}
 			}},
+		{name: "GET answers JSON", targets: []string{"http/get-stream"},
+			http: func() *httpFault {
+				return &httpFault{req: func(r *http.Request, _ string, w http.ResponseWriter) bool {
+					if r.Method == http.MethodGet {
+						w.Header().Set("Content-Type", "application/json")
+						w.Write([]byte("{}"))
+						return true
+					}
+					return false
+				}}
+			}},
+		{name: "GET and DELETE served in 2026", targets: []string{"http/no-get-delete"}, revs: []schemas.Revision{schemas.V20260728},
+			http: func() *httpFault {
+				return &httpFault{req: func(r *http.Request, _ string, w http.ResponseWriter) bool {
+					if r.Method == http.MethodGet || r.Method == http.MethodDelete {
+						w.WriteHeader(http.StatusOK)
+						return true
+					}
+					return false
+				}}
+			}},
 		{name: "Mcp-Method not required", targets: []string{"http/method-header"},
 			http: func() *httpFault {
 				return &httpFault{req: func(r *http.Request, method string, _ http.ResponseWriter) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -65,6 +66,25 @@ func httpSession(ctx context.Context, t *T) (map[string]string, func()) {
 			t.do(context.WithoutCancel(ctx), http.MethodDelete, nil, h)
 		}
 	}
+}
+
+// head makes a request without a body and returns the response with its
+// body closed unread (a GET may open a stream that never ends).
+func (t *T) head(ctx context.Context, method string, header map[string]string) *http.Response {
+	url, client := t.HTTP()
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		t.Fatal("HTTP request: %v", err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal("HTTP %s: %v", method, err)
+	}
+	resp.Body.Close()
+	return resp
 }
 
 // checkHTTPMessage validates a JSON-RPC message from an HTTP body.
@@ -193,6 +213,31 @@ func httpScenarios() []Scenario {
 				}
 				if sid := resp.Header.Get(hdrSession); sid != "" {
 					t.do(context.WithoutCancel(ctx), http.MethodDelete, nil, map[string]string{hdrSession: sid, hdrVersion: t.Rev.String()})
+				}
+			},
+		},
+		{
+			ID: "http/get-stream", Title: "GET on the endpoint opens an SSE stream or is refused with 405",
+			Spec: "basic/transports", Severity: Must, Revisions: streamable(), Transport: HTTPTransport,
+			Run: func(ctx context.Context, t *T) {
+				h, done := httpSession(ctx, t)
+				defer done()
+				resp := t.head(ctx, http.MethodGet, with(h, "Accept", "text/event-stream"))
+				ct := resp.Header.Get("Content-Type")
+				if resp.StatusCode != http.StatusMethodNotAllowed && (resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/event-stream")) {
+					t.Fail("GET: HTTP %d with Content-Type %q, want text/event-stream or 405", resp.StatusCode, ct)
+				}
+			},
+		},
+		{
+			ID: "http/no-get-delete", Title: "GET and DELETE, which 2026-07-28 removed, are answered 405",
+			Spec: "basic/transports", Severity: Must, Revisions: stateless(), Transport: HTTPTransport,
+			Run: func(ctx context.Context, t *T) {
+				for _, m := range []string{http.MethodGet, http.MethodDelete} {
+					resp := t.head(ctx, m, map[string]string{"Accept": "text/event-stream", hdrVersion: t.Rev.String()})
+					if resp.StatusCode != http.StatusMethodNotAllowed {
+						t.Fail("%s: HTTP %d, want 405", m, resp.StatusCode)
+					}
 				}
 			},
 		},
