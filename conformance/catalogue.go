@@ -207,10 +207,17 @@ func jsonrpcScenarios(all []schemas.Revision) []Scenario {
 			},
 		},
 		{
-			ID: "jsonrpc/invalid-params", Title: "tools/call with a name that is not a string gets -32602",
+			ID: "jsonrpc/invalid-params", Title: "tools/call with a name that is not a string (2026-07-28: tools/list with a cursor that is not a string) gets -32602",
 			Spec: "basic", Severity: Must, Revisions: all, Transport: AnyTransport,
 			Run: func(ctx context.Context, t *T) {
 				t.Require("tools")
+				if t.Rev.Stateless() {
+					// Not tools/call: its name is mirrored in the Mcp-Name
+					// header, which a name of 42 cannot fill (-32020 first).
+					r := t.Call(ctx, "tools/list", map[string]any{"cursor": 42})
+					expectError(t, "tools/list with cursor 42", r, jsonrpc.CodeInvalidParams)
+					return
+				}
 				r := t.Call(ctx, "tools/call", map[string]any{"name": 42, "arguments": map[string]any{}})
 				expectError(t, "tools/call with name 42", r, jsonrpc.CodeInvalidParams)
 			},

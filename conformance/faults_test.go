@@ -179,7 +179,10 @@ func faults() []fault {
 			})},
 		{name: "invalid params get -32603", targets: []string{"jsonrpc/invalid-params"},
 			msg: out(func(req *call, m map[string]any) {
-				if _, isString := req.paramString("name"); isCall(req, "tools/call") && !isString {
+				_, nameOK := req.paramString("name")
+				_, hasCursor := req.paramField("cursor")
+				_, cursorOK := req.paramString("cursor")
+				if (isCall(req, "tools/call") && !nameOK) || (isCall(req, "tools/list") && hasCursor && !cursorOK) {
 					setCode(m, -32603)
 				}
 			})},

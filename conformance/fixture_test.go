@@ -248,6 +248,15 @@ func (c *call) paramString(name string) (string, bool) {
 	return s, ok
 }
 
+// paramField returns a param of the request.
+func (c *call) paramField(name string) (any, bool) {
+	if c == nil {
+		return nil, false
+	}
+	v, ok := c.Params[name]
+	return v, ok
+}
+
 // rev returns the revision a stateless request names in its _meta, or "".
 func (c *call) rev() string {
 	meta, _ := c.Params["_meta"].(map[string]any)

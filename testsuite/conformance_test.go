@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/conformance"
+	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
 )
 
 var updateConformance = flag.Bool("update-conformance", false, "rewrite testdata/conformance/*.txt from the runs against the npm servers")
@@ -130,46 +131,68 @@ func TestConformanceRealServers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Mostly waiting for node to start: run the servers side by side.
 			t.Parallel()
-			out := filepath.Join(t.TempDir(), "report.json")
-			args := append([]string{"conformance", "--json", out, "--timeout", "10s"}, tt.target(t)...)
-			// (a later --timeout overrides the first)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, args...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			if code := cmd.ProcessState.ExitCode(); code != 0 && code != 1 {
-				t.Fatalf("exit %d (%v):\n%s\n%s", code, err, stdout.String(), stderr.String())
-			}
-			t.Logf("\n%s", stdout.String())
-			b, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rep conformance.Report
-			if err := json.Unmarshal(b, &rep); err != nil {
-				t.Fatal(err)
-			}
-			var got strings.Builder
-			for _, x := range rep.Results {
-				fmt.Fprintf(&got, "%-38s %s  %-6s  %s\n", x.ID, x.Revision, x.Severity, x.Status)
-			}
-			fmt.Fprintf(&got, "revisions %s: %s\n", strings.Join(rep.Revisions, " "), rep.Summary())
-			path := filepath.Join("testdata", "conformance", tt.name+".txt")
-			if *updateConformance {
-				if err := os.WriteFile(path, []byte(got.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./testsuite -run TestConformanceRealServers -update-conformance)", err)
-			}
-			if got.String() != string(want) {
-				t.Errorf("results differ from %s (rerun with -update-conformance if the change is right):\n%s", path, got.String())
-			}
+			runConformanceGolden(t, bin, tt.name, tt.target(t)...)
 		})
+	}
+}
+
+// TestConformanceThroughBroker runs `mcpbroker conformance` against
+// `mcpbroker serve` in front of its built-in 2024-11-05 demo server, over
+// Streamable HTTP (every revision, 2026-07-28 included, by negotiation)
+// and over legacy HTTP+SSE: the legacy server, through the broker, as a
+// server of each revision. The results are golden like the real servers'.
+func TestConformanceThroughBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the broker binary")
+	}
+	bin := buildBinary(t)
+	addr := brokerproc.Serve(t, bin, nil)
+	runConformanceGolden(t, bin, "broker-demo-2024-11-05-http", "--target-url", "http://"+addr+"/mcp")
+	runConformanceGolden(t, bin, "broker-demo-2024-11-05-sse", "--target-sse-url", "http://"+addr+"/sse")
+}
+
+// runConformanceGolden runs the conformance command with the target
+// arguments and compares its results with testdata/conformance/NAME.txt.
+func runConformanceGolden(t *testing.T, bin, name string, target ...string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report.json")
+	// A --timeout in target overrides this one.
+	args := append([]string{"conformance", "--json", out, "--timeout", "10s"}, target...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 0 && code != 1 {
+		t.Fatalf("exit %d (%v):\n%s\n%s", code, err, stdout.String(), stderr.String())
+	}
+	t.Logf("\n%s", stdout.String())
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep conformance.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for _, x := range rep.Results {
+		fmt.Fprintf(&got, "%-38s %s  %-6s  %s\n", x.ID, x.Revision, x.Severity, x.Status)
+	}
+	fmt.Fprintf(&got, "revisions %s: %s\n", strings.Join(rep.Revisions, " "), rep.Summary())
+	path := filepath.Join("testdata", "conformance", name+".txt")
+	if *updateConformance {
+		if err := os.WriteFile(path, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (rerun with -update-conformance)", err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("results differ from %s (rerun with -update-conformance if the change is right):\n%s", path, got.String())
 	}
 }
