@@ -118,7 +118,7 @@ func TestConformanceRealServers(t *testing.T) {
 		{"server-everything-stdio", func(*testing.T) []string {
 			// One revision only: the server takes seconds to start, and
 			// the runner starts it for every scenario.
-			return []string{"--target-cmd", node + " " + everything + " stdio", "--revision", "2025-11-25"}
+			return []string{"--target-cmd", node + " " + everything + " stdio", "--revision", "2025-11-25", "--timeout", "30s"}
 		}},
 		{"server-everything-http", func(t *testing.T) []string {
 			return []string{"--target-url", startEverythingHTTP(t, node)}
