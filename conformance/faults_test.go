@@ -449,6 +449,24 @@ func faults() []fault {
 					return false
 				}}
 			}},
+		{name: "Mcp-Name not compared with the body", targets: []string{"http/name-header-mismatch"},
+			http: func() *httpFault {
+				return &httpFault{req: func(r *http.Request, method string, _ http.ResponseWriter) bool {
+					if method != "tools/call" {
+						return false
+					}
+					var m struct {
+						Params struct {
+							Name string `json:"name"`
+						} `json:"params"`
+					}
+					b, _ := io.ReadAll(r.Body)
+					r.Body = io.NopCloser(bytes.NewReader(b))
+					json.Unmarshal(b, &m)
+					r.Header.Set("Mcp-Name", m.Params.Name)
+					return false
+				}}
+			}},
 		{name: "unknown method gets 200", targets: []string{"http/unknown-method-404"}, revs: []schemas.Revision{schemas.V20260728},
 			http: func() *httpFault {
 				return &httpFault{resp: func(r *http.Response, _ string) {

@@ -15,6 +15,7 @@ const (
 	hdrSession  = "Mcp-Session-Id"
 	hdrVersion  = "Mcp-Protocol-Version"
 	hdrMethod   = "Mcp-Method"
+	hdrName     = "Mcp-Name"
 	unknownSess = "conformance-unknown-session"
 )
 
@@ -260,6 +261,18 @@ func httpScenarios() []Scenario {
 				if resp.StatusCode != http.StatusBadRequest || errorCode(b) != codeHeaderMismatch {
 					t.Fail("POST with MCP-Protocol-Version %s and _meta %s: HTTP %d, error %d; want 400 and %d: %s",
 						schemas.V20251125, t.Rev, resp.StatusCode, errorCode(b), codeHeaderMismatch, clip(b))
+				}
+			},
+		},
+		{
+			ID: "http/name-header-mismatch", Title: "an Mcp-Name header that differs from params.name gets 400 and -32020",
+			Spec: "basic/transports", Severity: Must, Revisions: stateless(), Transport: HTTPTransport,
+			Run: func(ctx context.Context, t *T) {
+				resp, b := t.Post(ctx, body(t, 1, "tools/call", map[string]any{"_meta": t.Meta(), "name": "conformance_tool", "arguments": map[string]any{}}),
+					map[string]string{hdrVersion: t.Rev.String(), hdrMethod: "tools/call", hdrName: "conformance_other_tool"})
+				if resp.StatusCode != http.StatusBadRequest || errorCode(b) != codeHeaderMismatch {
+					t.Fail("POST tools/call of conformance_tool with Mcp-Name conformance_other_tool: HTTP %d, error %d; want 400 and %d: %s",
+						resp.StatusCode, errorCode(b), codeHeaderMismatch, clip(b))
 				}
 			},
 		},
