@@ -35,7 +35,9 @@ FUZZ_TARGETS := \
 	./broker/transport:FuzzHeaderValue \
 	./broker/transport:FuzzRestoreIDs \
 	./broker/bridge:FuzzBridgeClientMessage \
-	./broker/telemetry:FuzzMeta
+	./broker/telemetry:FuzzMeta \
+	./conformance:FuzzSplitCommand \
+	./conformance:FuzzParseBaseline
 
 .PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps jaeger
 
@@ -100,9 +102,11 @@ bench:
 generate:
 	$(GO) generate ./schemas
 
-# The generated schemas are checked in; fail if they are stale.
+# The generated schemas and the scenario catalogue in docs/conformance.md
+# are checked in; fail if they are stale.
 check-generated:
 	$(GO) test -count=1 -run 'TestGeneratedUpToDate' ./schemas
+	$(GO) test -count=1 -run 'TestCatalogueUpToDate' ./conformance
 
 tools: $(STATICCHECK)
 

@@ -78,7 +78,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
-	root.AddCommand(newVersionCmd(), newValidateCmd(), newTranslateCmd(), demo.Command(), newServeCmd())
+	root.AddCommand(newVersionCmd(), newValidateCmd(), newTranslateCmd(), demo.Command(), newServeCmd(), newConformanceCmd())
 	return root
 }
 
