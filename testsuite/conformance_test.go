@@ -1,17 +1,14 @@
 package testsuite
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -48,51 +45,6 @@ func requireNPMServers(t *testing.T) string {
 	return node
 }
 
-// startEverythingHTTP runs server-everything's Streamable HTTP transport
-// on a free loopback port and returns its MCP URL; cleanup kills it.
-func startEverythingHTTP(t *testing.T, node string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
-	cmd := exec.Command(node, filepath.Join(npmDir, "node_modules/@modelcontextprotocol/server-everything/dist/index.js"), "streamableHttp")
-	cmd.Env = append(os.Environ(), "PORT="+port)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	ready := make(chan struct{})
-	go func() {
-		re := regexp.MustCompile(`port ` + port + `\b`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if re.MatchString(sc.Text()) {
-				close(ready)
-				break
-			}
-		}
-		for sc.Scan() {
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatal("server-everything did not report listening within 30s")
-	}
-	return "http://127.0.0.1:" + port + "/mcp"
-}
-
 // TestConformanceRealServers runs `mcpbroker conformance` (the built
 // binary, as CI would) against real servers from npm, and with
 // --client-cmd against the newest SDK's client, and compares the
@@ -121,7 +73,7 @@ func TestConformanceRealServers(t *testing.T) {
 			return []string{"--target-cmd", node + " " + everything + " stdio", "--revision", "2025-11-25", "--timeout", "30s"}
 		}},
 		{"server-everything-http", func(t *testing.T) []string {
-			return []string{"--target-url", startEverythingHTTP(t, node)}
+			return []string{"--target-url", "http://127.0.0.1:" + startEverythingHTTP(t, node, everything) + "/mcp"}
 		}},
 		{"client-sdk-1.32.2-http", func(*testing.T) []string {
 			return []string{"--client-cmd", node + " " + filepath.Join(npmDir, "client.mjs") + " sdk-new http", "--timeout", "60s"}
