@@ -402,7 +402,7 @@ func serveHTTP(ctx context.Context, cfg serveConfig, rcfg relay.Config, bcfg bri
 	rcfg.Inflight = &inflight
 	bcfg.Relay.Inflight = &inflight
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", eraMux(hs, hs26))
+	mux.Handle("/mcp", eraMux(hs, hs26, int64(cfg.MaxMessageSize)))
 	mux.Handle("/sse", ss)
 	mux.Handle("/messages", ss)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })

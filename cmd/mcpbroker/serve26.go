@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -67,19 +69,66 @@ func bridgeConfig(cfg serveConfig, rcfg relay.Config, dial func(context.Context)
 // modern too, which answers it UnsupportedProtocolVersionError (-32022,
 // HTTP 400) with the request's id and the supported revisions (4.L3), as
 // stdioEra does for stdio; the legacy handler could only refuse it for its
-// missing Mcp-Session-Id.
-func eraMux(legacy, modern http.Handler) http.Handler {
+// missing Mcp-Session-Id. So does a POST outside any session whose header
+// names a legacy revision (or is absent) but whose body is a request other
+// than initialize naming a stateless or unknown revision in _meta: modern
+// answers the disagreement HeaderMismatchError (-32020, 4.T6) where legacy
+// could again only say "missing session". Only such session-less POSTs,
+// which in the legacy era are initialize requests, have their body (at most
+// maxBody bytes) read ahead.
+func eraMux(legacy, modern http.Handler, maxBody int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionless := r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == ""
 		if v := r.Header.Get("MCP-Protocol-Version"); v != "" {
 			rev, err := schemas.ParseRevision(v)
-			unknown := err != nil && r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == ""
-			if unknown || (err == nil && rev.Stateless()) {
+			if (err != nil && sessionless) || (err == nil && rev.Stateless()) {
 				modern.ServeHTTP(w, r)
 				return
 			}
 		}
+		if sessionless && r.Body != nil && modernBody(r, maxBody) {
+			modern.ServeHTTP(w, r)
+			return
+		}
 		legacy.ServeHTTP(w, r)
 	})
+}
+
+// modernBody reads up to maxBody bytes of r's body ahead, leaves r.Body
+// yielding the whole body again, and reports whether it is a request other
+// than initialize whose _meta names a stateless or unknown revision (what
+// stdioEra looks for in a stdio client's first message).
+func modernBody(r *http.Request, maxBody int64) bool {
+	if maxBody <= 0 {
+		maxBody = defaultMaxMessage
+	}
+	head, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
+	if err != nil || int64(len(head)) > maxBody {
+		return false // the handler reports the error or the size
+	}
+	return modernRequest(head)
+}
+
+// modernRequest reports whether raw is a request other than initialize
+// whose _meta names a stateless revision or one unknown to the broker.
+func modernRequest(raw []byte) bool {
+	msg, err := jsonrpc.Parse(raw)
+	if err != nil || msg.Kind != jsonrpc.KindRequest || msg.Method == "initialize" {
+		return false
+	}
+	pv := translators.Parse(msg.Params).Get("_meta").Get("io.modelcontextprotocol/protocolVersion")
+	if !pv.IsString() || pv.Str() == "" {
+		return false
+	}
+	rev, err := schemas.ParseRevision(pv.Str())
+	return err != nil || rev.Stateless()
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // peekConn is a Conn whose first received message was read ahead.
@@ -105,14 +154,8 @@ func stdioEra(ctx context.Context, conn transport.Conn) (transport.Conn, bool, e
 	if err != nil {
 		return conn, false, fmt.Errorf("stdio client: %w", err)
 	}
-	modern := false
-	if msg, err := jsonrpc.Parse(m.Raw); err == nil && msg.Kind == jsonrpc.KindRequest && msg.Method != "initialize" {
-		// A stateless revision, or one unknown to the broker (the bridge
-		// answers it -32022, 4.L3).
-		if pv := translators.Parse(msg.Params).Get("_meta").Get("io.modelcontextprotocol/protocolVersion"); pv.IsString() && pv.Str() != "" {
-			rev, err := schemas.ParseRevision(pv.Str())
-			modern = err != nil || rev.Stateless()
-		}
-	}
+	// A stateless revision, or one unknown to the broker (the bridge
+	// answers it -32022, 4.L3).
+	modern := modernRequest(m.Raw)
 	return &peekConn{Conn: conn, first: &m}, modern, nil
 }
