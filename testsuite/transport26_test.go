@@ -454,14 +454,15 @@ func Test4T5MetaVersionMismatch(t *testing.T) {
 		expectError(t, "header 2026-07-28, _meta "+meta, do(ctx, t, http.MethodPost, url, headers26("tools/list", ""), body),
 			http.StatusBadRequest, transport.CodeHeaderMismatch, "3")
 	}
-	// The other way round, a legacy MCP-Protocol-Version header makes the
-	// request a legacy client's (one /mcp serves both eras, by that
-	// header): without a session it is refused with -32600, never
-	// served as a 2026-07-28 request.
+	// The other way round: a legacy MCP-Protocol-Version header on a
+	// request outside any session whose _meta names 2026-07-28 is not a
+	// legacy client's request (those start with initialize) but a header
+	// that disagrees with _meta: 400 + -32020 with the request's id (4.T5,
+	// 4.T6), never served.
 	h := headers26("tools/list", "")
 	h.Set("MCP-Protocol-Version", "2025-11-25")
 	expectError(t, "header 2025-11-25, _meta 2026-07-28", do(ctx, t, http.MethodPost, url, h, req26(3, "tools/list", nil)),
-		http.StatusBadRequest, jsonrpc.CodeInvalidRequest, "null")
+		http.StatusBadRequest, transport.CodeHeaderMismatch, "3")
 	// No _meta protocolVersion at all: 4.L1's missing _meta, -32602.
 	noMeta := []byte(`{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{}}}}`)
 	expectError(t, "no _meta protocolVersion", do(ctx, t, http.MethodPost, url, headers26("tools/list", ""), noMeta),
