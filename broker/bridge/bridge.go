@@ -432,6 +432,7 @@ func (b *bridge) validate(ctx context.Context, m *jsonrpc.Message) bool {
 
 // requestFacts are the per-request facts of a 2026-07-28 request's _meta.
 type requestFacts struct {
+	method    string
 	principal string
 	caps      json.RawMessage // clientCapabilities as sent
 	info      json.RawMessage // clientInfo, or nil
@@ -442,7 +443,7 @@ type requestFacts struct {
 
 func factsOf(m *jsonrpc.Message) requestFacts {
 	meta := translators.Parse(m.Params).Get("_meta")
-	f := requestFacts{}
+	f := requestFacts{method: m.Method}
 	if c := meta.Get(metaClientCaps); c.IsObject() {
 		f.caps = c.Raw()
 	}

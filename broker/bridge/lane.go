@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcpbroker/mcpbroker/broker/cache"
 	"github.com/mcpbroker/mcpbroker/broker/relay"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 	"github.com/mcpbroker/mcpbroker/translators"
@@ -60,14 +61,17 @@ func laneKey(f requestFacts) (string, error) {
 // getLane returns the ready lane for a request's facts, creating and
 // initializing it when there is none. The lane is returned busy (the
 // caller calls done when it no longer needs it).
-func (b *bridge) getLane(ctx context.Context, f requestFacts) (*lane, error) {
+func (b *bridge) getLane(ctx context.Context, f requestFacts) (_ *lane, err error) {
 	key, err := laneKey(f)
 	if err != nil {
 		return nil, err
 	}
+	_, span := b.startEmulation(ctx, nil, telemetry.EmulationPoolHit, f.method)
+	defer func() { telemetry.EndSpan(span, err) }()
 	for range 3 {
 		l, ok := b.lanes.Get(key)
 		if !ok {
+			span.SetAttributes(telemetry.AttrEmulation.String(telemetry.EmulationPoolOpen))
 			b.mu.Lock()
 			if b.closed {
 				b.mu.Unlock()

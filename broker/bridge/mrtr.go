@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/broker/sealed"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 	"github.com/mcpbroker/mcpbroker/translators"
 )
@@ -180,6 +181,8 @@ func (b *bridge) sendRound(ctx context.Context, c *call) {
 		b.expireCall(b.ctx, c)
 	})
 	b.mu.Unlock()
+	_, span := b.startEmulation(ctx, id, telemetry.EmulationMRTRRound, c.method) // 4.M6
+	defer span.End()
 	r := translators.NewObject()
 	r.Set("resultType", translators.NewString("input_required"))
 	r.Set("inputRequests", reqs)

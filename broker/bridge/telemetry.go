@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
@@ -177,4 +179,24 @@ func (b *bridge) injectLane(ctx context.Context, raw []byte) []byte {
 		return raw
 	}
 	return out
+}
+
+// startEmulation starts the INTERNAL mcpbroker.emulate span of work the
+// bridge does in a peer's place (issue 7; what is one of the
+// telemetry.Emulation* names) as a child of the SERVER span of the open
+// client request id, or of ctx's span when id is nil or not open. With
+// telemetry off it returns ctx and a non-recording span.
+func (b *bridge) startEmulation(ctx context.Context, id json.RawMessage, what, method string) (context.Context, trace.Span) {
+	if b.tel == nil {
+		return ctx, trace.SpanFromContext(context.Background())
+	}
+	if id != nil {
+		b.tel.mu.Lock()
+		oc := b.tel.open[jsonrpc.IDKey(id)]
+		b.tel.mu.Unlock()
+		if oc != nil {
+			ctx = trace.ContextWithSpan(ctx, oc.call.Span())
+		}
+	}
+	return b.tel.p.StartEmulation(ctx, what, method)
 }

@@ -149,6 +149,60 @@ func TestBridgeTelemetry(t *testing.T) {
 	if !isChild(up, lane) {
 		t.Errorf("upstream CLIENT span is not the child of the lane's SERVER span")
 	}
+
+	// Emulation spans (issue 7): the first request opened the pooled lane
+	// and was answered with an MRTR round (4.M6), both under its span.
+	for _, what := range []string{telemetry.EmulationPoolOpen, telemetry.EmulationMRTRRound} {
+		em := spans.wait(t, "the "+what+" emulation span", emulation(what))
+		if !isChild(em, first) {
+			t.Errorf("%s span's parent %s, want the bridge's SERVER span %s", what, em.Parent().SpanID(), first.SpanContext().SpanID())
+		}
+		if got := attr(em, "mcp.method.name"); got != "tools/call" {
+			t.Errorf("%s span: mcp.method.name %q, want tools/call", what, got)
+		}
+	}
+}
+
+// TestBridgeTelemetryPoolHit: a second request with the same credentials
+// and capabilities is served by the pooled lane the first one opened, and
+// says so in a pool_hit emulation span under its own SERVER span.
+func TestBridgeTelemetryPoolHit(t *testing.T) {
+	h, spans := tracedHarness(t)
+	c := h.start("tools/call", toolCall(meta(capsAll)), "")
+	c.up.obj()
+	c.finish()
+	h.result(c.id)
+	d := h.start("tools/call", toolCall(meta(capsAll)), "")
+	d.up.obj()
+	d.finish()
+	h.result(d.id)
+	second := spans.wait(t, "the SERVER span of the second request", serverSpan("2026-07-28", d.id))
+	hit := spans.wait(t, "the pool_hit emulation span", emulation(telemetry.EmulationPoolHit))
+	if !isChild(hit, second) {
+		t.Errorf("pool_hit span's parent %s, want the second request's SERVER span %s", hit.Parent().SpanID(), second.SpanContext().SpanID())
+	}
+	first := spans.wait(t, "the SERVER span of the first request", serverSpan("2026-07-28", c.id))
+	open := spans.wait(t, "the pool_open emulation span", emulation(telemetry.EmulationPoolOpen))
+	if !isChild(open, first) {
+		t.Errorf("pool_open span's parent %s, want the first request's SERVER span %s", open.Parent().SpanID(), first.SpanContext().SpanID())
+	}
+}
+
+// emulation matches the mcpbroker.emulate span of that kind of work.
+func emulation(what string) func(sdktrace.ReadOnlySpan) bool {
+	return func(sp sdktrace.ReadOnlySpan) bool {
+		return sp.SpanKind() == trace.SpanKindInternal && sp.Name() == telemetry.SpanEmulate && attr(sp, "mcpbroker.emulation") == what
+	}
+}
+
+// attr returns the string value of span attribute key, or "".
+func attr(sp sdktrace.ReadOnlySpan, key string) string {
+	for _, kv := range sp.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
 }
 
 // TestBridgeTelemetryHTTPAndCancel: the HTTP request's trace headers are

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/mcpbroker/mcpbroker/broker/cache"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
 	"github.com/mcpbroker/mcpbroker/translators"
@@ -107,6 +108,8 @@ func (s *session) cacheLookup(ctx context.Context, m *jsonrpc.Message, raw []byt
 	if !ok {
 		return &key, false
 	}
+	ctx, span := s.startEmulation(ctx, telemetry.EmulationCacheHit, m.Method)
+	defer span.End()
 	// The answer the server would have sent, with the client's id, then
 	// the way back as in serverResponse.
 	resp := make([]byte, 0, len(`{"jsonrpc":"2.0","id":,"result":}`)+len(m.ID)+len(cached))

@@ -356,7 +356,10 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 		}
 	}
 	if m.Method == methodPing {
+		// Ping is hop by hop: the broker answers for the server.
+		_, span := s.startEmulation(ctx, telemetry.EmulationSyntheticAnswer, m.Method)
 		s.replyClient(ctx, m.ID, b, translators.EmptyResult(m.ID))
+		span.End()
 		return nil
 	}
 	if l == nil {
@@ -389,14 +392,18 @@ func (s *session) clientRequest(ctx context.Context, m *jsonrpc.Message, b *batc
 	case out.Kind == translators.Forward:
 		s.forward(ctx, m, out.Message, b)
 	case out.Kind == translators.Emulate && l.inDown != nil && (m.Method == "resources/subscribe" || m.Method == "resources/unsubscribe"):
-		s.subscribe(ctx, l, m, b)
+		ectx, span := s.startEmulation(ctx, telemetry.EmulationSubscription, m.Method)
+		s.subscribe(ectx, l, m, b)
+		span.End()
 	case out.Kind == translators.Answer && out.Reply != nil:
+		_, span := s.startEmulation(ctx, telemetry.EmulationSyntheticAnswer, m.Method)
 		if m.Method == "logging/setLevel" {
 			// 4.M2: the level travels in every later request's _meta.
 			lv := translators.Parse(m.Params).Get("level").Str()
 			s.logLevel.Store(&lv)
 		}
 		s.replyClient(ctx, m.ID, b, out.Reply)
+		span.End()
 	default:
 		s.rejectClient(ctx, m, b, s.refusal(m.ID, m.Method, l.upRev, out))
 	}
@@ -991,7 +998,10 @@ func (s *session) serverRequest(ctx context.Context, m *jsonrpc.Message, related
 		ctx, span = s.startServerRequest(ctx, m, l, related)
 	}
 	if m.Method == methodPing {
+		// Ping is hop by hop: the broker answers for the client.
+		_, es := s.startEmulation(ctx, telemetry.EmulationSyntheticAnswer, m.Method)
 		s.answerUp(ctx, span, m.Method, translators.EmptyResult(m.ID), m.ID, &telemetry.Result{})
+		es.End()
 		return
 	}
 	if l == nil {
@@ -1008,7 +1018,9 @@ func (s *session) serverRequest(ctx context.Context, m *jsonrpc.Message, related
 	switch {
 	case out.Kind == translators.Forward:
 	case out.Kind == translators.Answer && out.Reply != nil:
+		_, es := s.startEmulation(ctx, telemetry.EmulationSyntheticAnswer, m.Method)
 		s.answerUp(ctx, span, m.Method, out.Reply, m.ID, nil)
+		es.End()
 		return
 	default:
 		s.answerUp(ctx, span, m.Method, s.refusal(m.ID, m.Method, l.clientRev, out), m.ID, nil)

@@ -398,6 +398,8 @@ func (s *session) inputRequired(ctx context.Context, l *link, c *call, m *jsonrp
 		s.replyClient(ctx, c.clientID, c.batch, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeInternalError, msg, nil))
 		return true
 	}
+	ctx, span := s.startEmulation(ctx, telemetry.EmulationMRTRRound, c.method)
+	defer span.End()
 	reqs := res.Get("inputRequests")
 	round := &mrtrRound{call: c, answers: map[string]json.RawMessage{}}
 	if st := res.Get("requestState"); st.IsString() {

@@ -168,12 +168,18 @@ func (s *session) handleTask(ctx context.Context, l *link, m *jsonrpc.Message, o
 		if out.Kind != translators.Forward || !bytes.Contains(m.Params, []byte(`"task"`)) || !translators.Parse(m.Params).Has("task") {
 			return false
 		}
-		s.startTask(ctx, m, out.Message, b)
+		ectx, span := s.startEmulation(ctx, telemetry.EmulationTask, m.Method)
+		defer span.End()
+		s.startTask(ectx, m, out.Message, b)
 	case methodTasksGet, methodTasksResult, methodTasksCancel:
+		ectx, span := s.startEmulation(ctx, telemetry.EmulationTask, m.Method)
+		defer span.End()
 		id := translators.Parse(m.Params).Get("taskId").Str()
-		s.taskRequest(ctx, m, id, b)
+		s.taskRequest(ectx, m, id, b)
 	case methodTasksList:
-		s.listTasks(ctx, m, b)
+		ectx, span := s.startEmulation(ctx, telemetry.EmulationTask, m.Method)
+		defer span.End()
+		s.listTasks(ectx, m, b)
 	default:
 		return false
 	}

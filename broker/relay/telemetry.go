@@ -565,3 +565,14 @@ func (s *session) notifyClient(ctx context.Context, method string, params, raw [
 	s.sendClient(cctx, raw, related)
 	cc.End(telemetry.Result{})
 }
+
+// startEmulation starts the INTERNAL mcpbroker.emulate span of work the
+// relay does in a peer's place (issue 7): what is one of the
+// telemetry.Emulation* names. End it with telemetry.EndSpan. With
+// telemetry off it returns ctx and a non-recording span.
+func (s *session) startEmulation(ctx context.Context, what, method string) (context.Context, trace.Span) {
+	if s.tel == nil {
+		return ctx, trace.SpanFromContext(context.Background())
+	}
+	return s.tel.p.StartEmulation(ctx, what, method)
+}

@@ -325,3 +325,45 @@ func TestConnTransport(t *testing.T) {
 		}
 	}
 }
+
+// TestTelemetryEmulation: work the relay does in the server's place gets an
+// INTERNAL mcpbroker.emulate span under the client request's SERVER span:
+// a ping (hop by hop) and a logging/setLevel a 2026-07-28 server has no
+// method for are answered by the broker (synthetic_answer), and an InputRequiredResult becomes a server-to-client
+// request of the client's revision (mrtr_round, 4.M6).
+func TestTelemetryEmulation(t *testing.T) {
+	p, sink := tracedProvider(t)
+	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: schemas.V20260728, Telemetry: p})
+	h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"c","version":"1"}}}`)
+	d := h.server.recvObj()
+	wantEq(t, "probe", d["method"], `"server/discover"`)
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(d["id"]) + `,"result":{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"ttlMs":0,"cacheScope":"private"}}`)
+	h.client.recvObj()
+
+	h.client.send(`{"jsonrpc":"2.0","id":"p1","method":"ping"}`)
+	wantEq(t, "ping answered", h.client.recvObj()["id"], `"p1"`)
+	answer := sink.awaitOne(t, trace.SpanKindInternal, telemetry.SpanEmulate, map[string]string{
+		"mcpbroker.emulation": telemetry.EmulationSyntheticAnswer, "mcp.method.name": "ping"})
+	wantChild(t, answer, sink.awaitOne(t, trace.SpanKindServer, "ping", nil))
+	// 4.M2: a 2026-07-28 server has no logging/setLevel; the broker keeps
+	// the level for later requests' _meta and answers.
+	h.client.send(`{"jsonrpc":"2.0","id":"l1","method":"logging/setLevel","params":{"level":"error"}}`)
+	wantEq(t, "setLevel answered", h.client.recvObj()["id"], `"l1"`)
+	level := sink.awaitOne(t, trace.SpanKindInternal, telemetry.SpanEmulate, map[string]string{
+		"mcpbroker.emulation": telemetry.EmulationSyntheticAnswer, "mcp.method.name": "logging/setLevel"})
+	wantChild(t, level, sink.awaitOne(t, trace.SpanKindServer, "logging/setLevel", nil))
+
+	h.client.send(`{"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"ask","arguments":{}}}`)
+	call := h.server.recvObj()
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(call["id"]) + `,"result":{"resultType":"input_required","inputRequests":{"q":{"method":"sampling/createMessage","params":{"messages":[{"role":"user","content":{"type":"text","text":"hi"}}],"maxTokens":5}}},"requestState":"s1"}}`)
+	ask := h.client.recvObj()
+	wantEq(t, "input request", ask["method"], `"sampling/createMessage"`)
+	h.client.send(`{"jsonrpc":"2.0","id":` + str(ask["id"]) + `,"result":{"role":"assistant","content":{"type":"text","text":"yo"},"model":"m"}}`)
+	again := h.server.recvObj()
+	wantEq(t, "retry", again["method"], `"tools/call"`)
+	h.server.send(`{"jsonrpc":"2.0","id":` + str(again["id"]) + `,"result":{"resultType":"complete","content":[]}}`)
+	wantEq(t, "tools/call answered", h.client.recvObj()["id"], `"c1"`)
+	round := sink.awaitOne(t, trace.SpanKindInternal, telemetry.SpanEmulate, map[string]string{
+		"mcpbroker.emulation": telemetry.EmulationMRTRRound, "mcp.method.name": "tools/call"})
+	wantChild(t, round, sink.awaitOne(t, trace.SpanKindServer, "tools/call ask", nil))
+}

@@ -104,6 +104,34 @@ func (t Transport) String() string {
 	return ""
 }
 
+// Values of mcpbroker.emulation on mcpbroker.emulate spans
+// ([Provider.StartEmulation]): work the broker does in a peer's place.
+const (
+	// EmulationSyntheticAnswer: the broker answers a request itself (an
+	// ANSWER row of REVISIONS.md, e.g. ping or logging/setLevel toward a
+	// 2026-07-28 server, elicitation declined for a 2025-03-26 client).
+	EmulationSyntheticAnswer = "synthetic_answer"
+	// EmulationMRTRRound: one multi round-trip request round (4.M6), in
+	// either direction: an InputRequiredResult turned into server-to-client
+	// requests, or server-to-client requests turned into one.
+	EmulationMRTRRound = "mrtr_round"
+	// EmulationCacheHit: a result served from the broker's response
+	// cache instead of the upstream.
+	EmulationCacheHit = "cache_hit"
+	// EmulationTask: a tasks request of a 2025-11-25 client the broker
+	// runs itself (4.M5).
+	EmulationTask = "task"
+	// EmulationSubscription: resources/subscribe or unsubscribe emulated
+	// over subscriptions/listen (4.M3).
+	EmulationSubscription = "subscription"
+	// EmulationPoolHit: a 2026-07-28 request served by an existing pooled
+	// legacy session (a bridge lane).
+	EmulationPoolHit = "pool_hit"
+	// EmulationPoolOpen: a 2026-07-28 request that had to open (or wait
+	// for) a pooled legacy session: initialize and its handshake.
+	EmulationPoolOpen = "pool_open"
+)
+
 // Side is the side of the broker a message or session belongs to.
 type Side uint8
 
