@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcpbroker/mcpbroker/broker/cache"
 	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
@@ -366,4 +367,28 @@ func TestTelemetryEmulation(t *testing.T) {
 	round := sink.awaitOne(t, trace.SpanKindInternal, telemetry.SpanEmulate, map[string]string{
 		"mcpbroker.emulation": telemetry.EmulationMRTRRound, "mcp.method.name": "tools/call"})
 	wantChild(t, round, sink.awaitOne(t, trace.SpanKindServer, "tools/call ask", nil))
+}
+
+// TestTelemetryEmulationCacheAndTask: a result served from the response
+// cache (4.F2) and a tasks request the broker runs for a 2025-11-25 client
+// (4.M5) each get an mcpbroker.emulate span under their SERVER span.
+func TestTelemetryEmulationCacheAndTask(t *testing.T) {
+	t.Run(telemetry.EmulationCacheHit, func(t *testing.T) {
+		p, sink := tracedProvider(t)
+		s := startCached(t, Config{Cache: cache.New(cache.Options{}), CacheUpstream: "u", Telemetry: p}, "2025-11-25", "")
+		s.fetch(`1`, "tools/list", `{}`, withHints(tools26, "60000", "private"))
+		s.hit(`"two"`, "tools/list", `{}`)
+		em := sink.awaitOne(t, trace.SpanKindInternal, telemetry.SpanEmulate, map[string]string{
+			"mcpbroker.emulation": telemetry.EmulationCacheHit, "mcp.method.name": "tools/list"})
+		wantChild(t, em, sink.awaitOne(t, trace.SpanKindServer, "tools/list", map[string]string{"jsonrpc.request.id": "two"}))
+	})
+	t.Run(telemetry.EmulationTask, func(t *testing.T) {
+		p, sink := tracedProvider(t)
+		th := startTasks(t, Config{Telemetry: p}, "2025-11-25")
+		taskID, _ := th.createTask("c1", "echo", "60000")
+		th.taskCall("g1", "tasks/get", taskID)
+		em := sink.awaitOne(t, trace.SpanKindInternal, telemetry.SpanEmulate, map[string]string{
+			"mcpbroker.emulation": telemetry.EmulationTask, "mcp.method.name": "tasks/get"})
+		wantChild(t, em, sink.awaitOne(t, trace.SpanKindServer, "tasks/get", nil))
+	})
 }
