@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -399,6 +400,48 @@ func faults() []fault {
 					r.Header.Del("Origin")
 					return false
 				}}
+			}},
+		{name: "Accept not checked", targets: []string{"http/accept-required"},
+			http: func() *httpFault {
+				return &httpFault{req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+					a := r.Header.Get("Accept")
+					if r.Method == http.MethodPost && !(strings.Contains(a, "application/json") && strings.Contains(a, "text/event-stream")) {
+						r.Header.Set("Accept", "application/json, text/event-stream")
+					}
+					return false
+				}}
+			}},
+		{name: "Content-Type not checked", targets: []string{"http/content-type-required"},
+			http: func() *httpFault {
+				return &httpFault{req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+					if r.Method == http.MethodPost {
+						r.Header.Set("Content-Type", "application/json")
+					}
+					return false
+				}}
+			}},
+		{name: "answer with Content-Type text/plain", targets: []string{"http/response-content-type"},
+			http: func() *httpFault {
+				// Only the answer to the scenario's own request (by its id):
+				// the runner's other sessions need valid answers.
+				const mark = "X-Conformance-Fault"
+				return &httpFault{
+					req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+						if r.Method == http.MethodPost {
+							b, _ := io.ReadAll(r.Body)
+							r.Body = io.NopCloser(bytes.NewReader(b))
+							if bytes.Contains(b, []byte(`"conformance-content-type"`)) {
+								r.Header.Set(mark, "1")
+							}
+						}
+						return false
+					},
+					resp: func(r *http.Response, _ string) {
+						if r.Request.Header.Get(mark) != "" {
+							r.Header.Set("Content-Type", "text/plain")
+						}
+					},
+				}
 			}},
 		{name: "GET answers JSON", targets: []string{"http/get-stream"},
 			http: func() *httpFault {
