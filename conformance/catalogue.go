@@ -35,6 +35,7 @@ func Catalogue() []Scenario {
 	out = append(out, listenScenario())
 	out = append(out, promptScenarios(all)...)
 	out = append(out, utilityScenarios(all)...)
+	out = append(out, loggingLevelScenario())
 	out = append(out, clientFeatureScenarios()...)
 	out = append(out, httpScenarios()...)
 	return out

@@ -309,6 +309,16 @@ func faults() []fault {
 					setError(m, -32603)
 				}
 			})},
+		{name: "log level error ignored", targets: []string{"logging/levels"},
+			msg: &msgFault{rewrite: func(m map[string]any) {
+				// The server logs as if the client had asked for debug.
+				if m["method"] == "logging/setLevel" && params(m)["level"] == "error" {
+					params(m)["level"] = "debug"
+				}
+				if meta, ok := params(m)["_meta"].(map[string]any); ok && m["method"] == "tools/call" && meta["io.modelcontextprotocol/logLevel"] == "error" {
+					meta["io.modelcontextprotocol/logLevel"] = "debug"
+				}
+			}}},
 		{name: "notifications/cancelled crashes the server", targets: []string{"cancellation/unknown-request"},
 			msg: &msgFault{in: func(m map[string]any) bool { return m["method"] == "notifications/cancelled" }}},
 		{name: "progress with a foreign token", targets: []string{"progress/notifications"},
