@@ -214,7 +214,7 @@ func faults() []fault {
 					result(m)["nextCursor"] = "again"
 				}
 			})},
-		{name: "tools/call result without content", targets: []string{"tools/call"},
+		{name: "tools/call result without content", targets: []string{"tools/call", "logging/levels"}, // both call echo
 			msg: out(func(req *call, m map[string]any) {
 				if toolName(req) == "echo" && result(m) != nil && result(m)["isError"] != true {
 					delete(result(m), "content")
@@ -303,7 +303,7 @@ func faults() []fault {
 					result(m)["completion"].(map[string]any)["values"] = "x"
 				}
 			})},
-		{name: "logging/setLevel fails", targets: []string{"logging/set-level"},
+		{name: "logging/setLevel fails", targets: []string{"logging/set-level", "logging/levels"}, revs: legacyRevs(),
 			msg: out(func(req *call, m map[string]any) {
 				if isCall(req, "logging/setLevel") {
 					setError(m, -32603)
