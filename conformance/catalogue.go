@@ -38,6 +38,7 @@ func Catalogue() []Scenario {
 	out = append(out, loggingLevelScenario())
 	out = append(out, clientFeatureScenarios()...)
 	out = append(out, httpScenarios()...)
+	out = append(out, resumptionScenario())
 	return out
 }
 

@@ -30,6 +30,10 @@ type fault struct {
 
 const handshake = "*handshake*"
 
+// lastEventMark carries a GET's Last-Event-ID from a fault's request hook
+// to its response hook.
+const lastEventMark = "X-Conformance-Last-Event-Id"
+
 func result(m map[string]any) map[string]any { r, _ := m["result"].(map[string]any); return r }
 func params(m map[string]any) map[string]any { p, _ := m["params"].(map[string]any); return p }
 
@@ -453,7 +457,25 @@ func faults() []fault {
 					},
 				}
 			}},
-		{name: "GET answers JSON", targets: []string{"http/get-stream"},
+		{name: "Last-Event-ID replays the event it names", targets: []string{"http/sse-resumption"},
+			http: func() *httpFault {
+				// The server resumes from the event before the one the
+				// client names: the GET replays an event the client had.
+				return &httpFault{
+					req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+						if id := r.Header.Get("Last-Event-ID"); r.Method == http.MethodGet && id != "" {
+							r.Header.Set(lastEventMark, id)
+						}
+						return false
+					},
+					resp: func(r *http.Response, _ string) {
+						if id := r.Request.Header.Get(lastEventMark); id != "" {
+							r.Body = io.NopCloser(io.MultiReader(strings.NewReader("id: "+id+"\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\",\"data\":\"replayed\"}}\n\n"), r.Body))
+						}
+					},
+				}
+			}},
+		{name: "GET answers JSON", targets: []string{"http/get-stream", "http/sse-resumption"},
 			http: func() *httpFault {
 				return &httpFault{req: func(r *http.Request, _ string, w http.ResponseWriter) bool {
 					if r.Method == http.MethodGet {
