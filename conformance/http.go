@@ -276,10 +276,17 @@ func httpScenarios() []Scenario {
 		},
 		{
 			ID: "http/origin", Title: "a request with a foreign Origin header is refused with 403",
-			Spec: "basic/transports", Severity: Must, Revisions: streamable(), Transport: HTTPTransport,
+			Spec: "basic/transports", Severity: Must, Revisions: from(schemas.V20250326), Transport: HTTPTransport,
 			Run: func(ctx context.Context, t *T) {
+				// 2026-07-28 keeps the rule (Streamable HTTP, "Security &
+				// Endpoint"); its request is server/discover.
 				h := map[string]string{"Origin": "http://conformance.invalid"}
-				resp, rb := t.Post(ctx, body(t, 1, "initialize", t.InitializeParams(t.Rev.String())), h)
+				b := body(t, 1, "initialize", t.InitializeParams(t.Rev.String()))
+				if t.Rev.Stateless() {
+					b = body(t, 1, "server/discover", map[string]any{"_meta": t.Meta()})
+					h = with(h, hdrVersion, t.Rev.String(), hdrMethod, "server/discover")
+				}
+				resp, rb := t.Post(ctx, b, h)
 				if resp.StatusCode != http.StatusForbidden {
 					t.Fail("POST with Origin http://conformance.invalid: HTTP %d, want 403: %s", resp.StatusCode, clip(rb))
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
@@ -11,6 +12,14 @@ import (
 // metaLogLevel is the params._meta key of a stateless request's log level
 // (2026-07-28 replaced logging/setLevel with it).
 const metaLogLevel = "io.modelcontextprotocol/logLevel"
+
+// How long callLogging waits for log messages that arrive after the
+// response: for the first one at level debug, and for late ones.
+const (
+	logWait   = 2 * time.Second
+	logSettle = 150 * time.Millisecond
+	logPoll   = 20 * time.Millisecond
+)
 
 // levelRank returns the rank of an MCP logging level (a syslog severity,
 // debug lowest), or -1 if it is not one.
@@ -46,13 +55,34 @@ func callLogging(ctx context.Context, t *T, tl toolDef, level string) []Notifica
 	}
 	before := len(t.Notifications())
 	result(ctx, t, "tools/call", params)
-	var out []Notification
-	for _, n := range t.Notifications()[before:] {
-		if n.Method == "notifications/message" {
-			out = append(out, n)
+	messages := func() []Notification {
+		var out []Notification
+		for _, n := range t.Notifications()[before:] {
+			if n.Method == "notifications/message" {
+				out = append(out, n)
+			}
 		}
+		return out
 	}
-	return out
+	// Over HTTP a log message may come after the response (a server or
+	// a gateway that cannot tie it to the request sends it on another
+	// stream): wait for the first one at debug, and a little for late
+	// ones at other levels. A stdio server writes it before the response.
+	if t.target.Kind == KindStdio {
+		return messages()
+	}
+	if level == "debug" {
+		deadline := time.Now().Add(logWait)
+		for len(messages()) == 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(logPoll)
+		}
+		return messages()
+	}
+	select {
+	case <-time.After(logSettle):
+	case <-ctx.Done():
+	}
+	return messages()
 }
 
 // loggingLevelScenario checks that the server honours the log level the
@@ -69,7 +99,16 @@ func loggingLevelScenario() Scenario {
 			if !ok {
 				t.Skip("no tool says it logs")
 			}
-			if len(callLogging(ctx, t, tl, "debug")) == 0 {
+			// Twice at most: a gateway that sets the level and sends the
+			// call back to back, to a server that handles requests
+			// concurrently, may lose the first call's messages.
+			logged := false
+			for range 2 {
+				if logged = len(callLogging(ctx, t, tl, "debug")) > 0; logged {
+					break
+				}
+			}
+			if !logged {
 				t.Skip("tool %s sent no notifications/message at level debug", tl.Name)
 			}
 			check := func(level string, got []Notification) {
