@@ -35,8 +35,10 @@ func Catalogue() []Scenario {
 	out = append(out, listenScenario())
 	out = append(out, promptScenarios(all)...)
 	out = append(out, utilityScenarios(all)...)
+	out = append(out, loggingLevelScenario())
 	out = append(out, clientFeatureScenarios()...)
 	out = append(out, httpScenarios()...)
+	out = append(out, resumptionScenario())
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -28,6 +29,10 @@ type fault struct {
 }
 
 const handshake = "*handshake*"
+
+// lastEventMark carries a GET's Last-Event-ID from a fault's request hook
+// to its response hook.
+const lastEventMark = "X-Conformance-Last-Event-Id"
 
 func result(m map[string]any) map[string]any { r, _ := m["result"].(map[string]any); return r }
 func params(m map[string]any) map[string]any { p, _ := m["params"].(map[string]any); return p }
@@ -213,7 +218,7 @@ func faults() []fault {
 					result(m)["nextCursor"] = "again"
 				}
 			})},
-		{name: "tools/call result without content", targets: []string{"tools/call"},
+		{name: "tools/call result without content", targets: []string{"tools/call", "logging/levels"}, // both call echo
 			msg: out(func(req *call, m map[string]any) {
 				if toolName(req) == "echo" && result(m) != nil && result(m)["isError"] != true {
 					delete(result(m), "content")
@@ -302,12 +307,22 @@ func faults() []fault {
 					result(m)["completion"].(map[string]any)["values"] = "x"
 				}
 			})},
-		{name: "logging/setLevel fails", targets: []string{"logging/set-level"},
+		{name: "logging/setLevel fails", targets: []string{"logging/set-level", "logging/levels"}, revs: legacyRevs(),
 			msg: out(func(req *call, m map[string]any) {
 				if isCall(req, "logging/setLevel") {
 					setError(m, -32603)
 				}
 			})},
+		{name: "log level error ignored", targets: []string{"logging/levels"},
+			msg: &msgFault{rewrite: func(m map[string]any) {
+				// The server logs as if the client had asked for debug.
+				if m["method"] == "logging/setLevel" && params(m)["level"] == "error" {
+					params(m)["level"] = "debug"
+				}
+				if meta, ok := params(m)["_meta"].(map[string]any); ok && m["method"] == "tools/call" && meta["io.modelcontextprotocol/logLevel"] == "error" {
+					meta["io.modelcontextprotocol/logLevel"] = "debug"
+				}
+			}}},
 		{name: "notifications/cancelled crashes the server", targets: []string{"cancellation/unknown-request"},
 			msg: &msgFault{in: func(m map[string]any) bool { return m["method"] == "notifications/cancelled" }}},
 		{name: "progress with a foreign token", targets: []string{"progress/notifications"},
@@ -400,7 +415,67 @@ func faults() []fault {
 					return false
 				}}
 			}},
-		{name: "GET answers JSON", targets: []string{"http/get-stream"},
+		{name: "Accept not checked", targets: []string{"http/accept-required"},
+			http: func() *httpFault {
+				return &httpFault{req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+					a := r.Header.Get("Accept")
+					if r.Method == http.MethodPost && !(strings.Contains(a, "application/json") && strings.Contains(a, "text/event-stream")) {
+						r.Header.Set("Accept", "application/json, text/event-stream")
+					}
+					return false
+				}}
+			}},
+		{name: "Content-Type not checked", targets: []string{"http/content-type-required"},
+			http: func() *httpFault {
+				return &httpFault{req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+					if r.Method == http.MethodPost {
+						r.Header.Set("Content-Type", "application/json")
+					}
+					return false
+				}}
+			}},
+		{name: "answer with Content-Type text/plain", targets: []string{"http/response-content-type"},
+			http: func() *httpFault {
+				// Only the answer to the scenario's own request (by its id):
+				// the runner's other sessions need valid answers.
+				const mark = "X-Conformance-Fault"
+				return &httpFault{
+					req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+						if r.Method == http.MethodPost {
+							b, _ := io.ReadAll(r.Body)
+							r.Body = io.NopCloser(bytes.NewReader(b))
+							if bytes.Contains(b, []byte(`"conformance-content-type"`)) {
+								r.Header.Set(mark, "1")
+							}
+						}
+						return false
+					},
+					resp: func(r *http.Response, _ string) {
+						if r.Request.Header.Get(mark) != "" {
+							r.Header.Set("Content-Type", "text/plain")
+						}
+					},
+				}
+			}},
+		{name: "Last-Event-ID replays the event it names", targets: []string{"http/sse-resumption"},
+			http: func() *httpFault {
+				// The server resumes from the event before the one the
+				// client names: the GET replays an event the client had.
+				return &httpFault{
+					req: func(r *http.Request, _ string, _ http.ResponseWriter) bool {
+						if id := r.Header.Get("Last-Event-ID"); r.Method == http.MethodGet && id != "" {
+							r.Header.Set(lastEventMark, id)
+						}
+						return false
+					},
+					resp: func(r *http.Response, _ string) {
+						if id := r.Request.Header.Get(lastEventMark); id != "" {
+							r.Body = io.NopCloser(io.MultiReader(strings.NewReader("id: "+id+"\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\",\"data\":\"replayed\"}}\n\n"), r.Body))
+						}
+					},
+				}
+			}},
+		{name: "GET answers JSON", targets: []string{"http/get-stream", "http/sse-resumption"},
 			http: func() *httpFault {
 				return &httpFault{req: func(r *http.Request, _ string, w http.ResponseWriter) bool {
 					if r.Method == http.MethodGet {

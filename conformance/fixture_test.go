@@ -55,6 +55,9 @@ type msgFault struct {
 	// in sees each message the runner sends; it returns true to crash
 	// the session (close the connection).
 	in func(m map[string]any) bool
+	// rewrite changes a message the runner sends before the server sees
+	// it.
+	rewrite func(m map[string]any)
 	// out rewrites a message the server sends: req is the request a
 	// response answers (nil for other messages).
 	out func(req *call, m map[string]any)
@@ -79,12 +82,22 @@ func (c *faultConn) Recv(ctx context.Context) (transport.Message, error) {
 		return m, err
 	}
 	var obj map[string]any
-	if json.Unmarshal(m.Raw, &obj) != nil {
+	dec := json.NewDecoder(bytes.NewReader(m.Raw))
+	dec.UseNumber()
+	if dec.Decode(&obj) != nil {
 		return m, nil
 	}
 	if c.f.in != nil && c.f.in(obj) {
 		c.Conn.Close()
 		return transport.Message{}, io.EOF
+	}
+	if c.f.rewrite != nil {
+		c.f.rewrite(obj)
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return m, err
+		}
+		m.Raw = raw
 	}
 	method, _ := obj["method"].(string)
 	if id, ok := obj["id"]; ok && method != "" {

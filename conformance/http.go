@@ -124,8 +124,79 @@ func errorCode(b []byte) int {
 	return m.Error.Code
 }
 
+// contentTypeProbeID is the id of the request whose answer
+// http/response-content-type checks.
+const contentTypeProbeID = "conformance-content-type"
+
+// probe returns a request that every server of the revision answers
+// (ping in a session, server/discover with its mirrored headers in
+// 2026-07-28), its method and the headers to POST it with; done ends the
+// session.
+func probe(ctx context.Context, t *T, id any) (method string, b []byte, h map[string]string, done func()) {
+	if t.Rev.Stateless() {
+		return "server/discover", body(t, id, "server/discover", map[string]any{"_meta": t.Meta()}),
+			map[string]string{hdrVersion: t.Rev.String(), hdrMethod: "server/discover"}, func() {}
+	}
+	h, done = httpSession(ctx, t)
+	return "ping", body(t, id, "ping", nil), h, done
+}
+
+// mediaType returns the media type of a Content-Type value, lower case
+// and without parameters.
+func mediaType(v string) string {
+	mt, _, _ := strings.Cut(v, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
 func httpScenarios() []Scenario {
 	return []Scenario{
+		{
+			ID: "http/accept-required", Title: "a POST whose Accept admits neither application/json nor text/event-stream is refused (406)",
+			Spec: "basic/transports", Severity: Should, Revisions: from(schemas.V20250326), Transport: HTTPTransport,
+			Run: func(ctx context.Context, t *T) {
+				// The spec's MUST is on the client (its Accept lists both
+				// types); refusing a client that breaks it is what servers
+				// do (406), not what the spec demands: SHOULD.
+				_, b, h, done := probe(ctx, t, 2)
+				defer done()
+				resp, rb := t.Post(ctx, b, with(h, "Accept", "text/html"))
+				if resp.StatusCode/100 != 4 {
+					t.Fail("POST with Accept: text/html: HTTP %d, want 406 (a 4xx): %s", resp.StatusCode, clip(rb))
+				}
+			},
+		},
+		{
+			ID: "http/content-type-required", Title: "a POST whose Content-Type is not application/json is refused (415 or 400)",
+			Spec: "basic/transports", Severity: Should, Revisions: from(schemas.V20250326), Transport: HTTPTransport,
+			Run: func(ctx context.Context, t *T) {
+				// The body of a POST is a JSON-RPC message; the spec names
+				// no status for another Content-Type: SHOULD.
+				_, b, h, done := probe(ctx, t, 2)
+				defer done()
+				resp, rb := t.Post(ctx, b, with(h, "Content-Type", "text/plain"))
+				if resp.StatusCode/100 != 4 {
+					t.Fail("POST with Content-Type: text/plain: HTTP %d, want 415 or 400: %s", resp.StatusCode, clip(rb))
+				}
+			},
+		},
+		{
+			ID: "http/response-content-type", Title: "the answer to a POSTed request is application/json or text/event-stream",
+			Spec: "basic/transports", Severity: Must, Revisions: from(schemas.V20250326), Transport: HTTPTransport,
+			Run: func(ctx context.Context, t *T) {
+				method, b, h, done := probe(ctx, t, contentTypeProbeID)
+				defer done()
+				resp, rb := t.Post(ctx, b, h)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatal("POST of a request: HTTP %d: %s", resp.StatusCode, clip(rb))
+				}
+				switch ct := resp.Header.Get("Content-Type"); mediaType(ct) {
+				case "application/json", "text/event-stream":
+					t.checkHTTPMessage(rb, method)
+				default:
+					t.Fail("POST of a request: answered with Content-Type %q, want application/json or text/event-stream", ct)
+				}
+			},
+		},
 		{
 			ID: "http/session-required", Title: "a request without Mcp-Session-Id on a server that issues sessions gets 400",
 			Spec: "basic/transports", Severity: Must, Revisions: streamable(), Transport: HTTPTransport,
@@ -205,10 +276,17 @@ func httpScenarios() []Scenario {
 		},
 		{
 			ID: "http/origin", Title: "a request with a foreign Origin header is refused with 403",
-			Spec: "basic/transports", Severity: Must, Revisions: streamable(), Transport: HTTPTransport,
+			Spec: "basic/transports", Severity: Must, Revisions: from(schemas.V20250326), Transport: HTTPTransport,
 			Run: func(ctx context.Context, t *T) {
+				// 2026-07-28 keeps the rule (Streamable HTTP, "Security &
+				// Endpoint"); its request is server/discover.
 				h := map[string]string{"Origin": "http://conformance.invalid"}
-				resp, rb := t.Post(ctx, body(t, 1, "initialize", t.InitializeParams(t.Rev.String())), h)
+				b := body(t, 1, "initialize", t.InitializeParams(t.Rev.String()))
+				if t.Rev.Stateless() {
+					b = body(t, 1, "server/discover", map[string]any{"_meta": t.Meta()})
+					h = with(h, hdrVersion, t.Rev.String(), hdrMethod, "server/discover")
+				}
+				resp, rb := t.Post(ctx, b, h)
 				if resp.StatusCode != http.StatusForbidden {
 					t.Fail("POST with Origin http://conformance.invalid: HTTP %d, want 403: %s", resp.StatusCode, clip(rb))
 				}

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,8 @@ import (
 // The stateless Streamable HTTP transport of 2026-07-28 (REVISIONS.md
 // 4.T1 to 4.T8), as the demo serves it at PathMCP:
 //
+//   - A request whose Origin header names a host other than a loopback
+//     one gets 403 (the transport's Origin rule, kept by 2026-07-28).
 //   - POST only; GET and DELETE get 405 (4.T2, 4.T3). No Mcp-Session-Id is
 //     minted or read (4.T1).
 //   - Every POST carries one JSON-RPC request or notification (a client
@@ -134,9 +137,35 @@ func statusOf(code int) int {
 	return http.StatusOK
 }
 
+// localOrigin reports whether a request's Origin header is absent or
+// names a loopback host (localhost, 127.0.0.0/8, ::1): the demo listens
+// on the loopback interface, so a page of any other origin reaching it
+// is a DNS rebinding attack.
+func localOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Hostname(), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
+}
+
 // ServeHTTP serves one POST.
 func (h *statelessHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.st.srv
+	if !localOrigin(r) {
+		// Servers MUST validate Origin and answer an invalid one 403,
+		// with a body that MAY be an id-less JSON-RPC error.
+		httpError(w, http.StatusForbidden, nil, jsonrpc.CodeInvalidRequest, "Forbidden: Origin "+r.Header.Get("Origin")+" is not allowed", nil)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		httpError(w, http.StatusMethodNotAllowed, nil, jsonrpc.CodeInvalidRequest, "Method Not Allowed: 2026-07-28 has only POST", nil)

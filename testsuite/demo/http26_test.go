@@ -109,6 +109,10 @@ func TestServeHTTP2026(t *testing.T) {
 		{"a response", "POST", `{"jsonrpc":"2.0","id":6,"result":{}}`, good, 400, -32600},
 		{"not JSON", "POST", `{"jsonrpc":`, good, 400, -32700},
 		{"not acceptable", "POST", echo, with("Accept", "application/json"), 406, -32600},
+		{"foreign Origin", "POST", echo, with("Origin", "http://conformance.invalid"), 403, -32600},
+		{"foreign Origin on GET", "GET", "", with("Origin", "http://conformance.invalid"), 403, -32600},
+		{"loopback Origin", "POST", echo, with("Origin", "http://127.0.0.1:8080"), 200, 0},
+		{"localhost Origin", "POST", echo, with("Origin", "http://localhost:3000"), 200, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
