@@ -156,7 +156,7 @@ func (b *bridge) forward(ctx context.Context, m *jsonrpc.Message, raw []byte, f 
 	}
 	b.mu.Unlock()
 	if f.logLevel != "" {
-		b.setLevel(ctx, l)
+		b.awaitLevel(ctx, b.setLevel(ctx, l))
 	}
 	if err := l.send(ctx, b.injectLane(ctx, raw), nil); err != nil {
 		if b.endCall(c) {

@@ -205,6 +205,9 @@ type upstream struct {
 	hook func(s *upSession, m *jsonrpc.Message) bool
 	// holdInit, when set, delays every initialize answer until closed.
 	holdInit chan struct{}
+	// holdLevel, when set, delays every logging/setLevel answer until
+	// closed.
+	holdLevel chan struct{}
 	// answerAll answers every request the defaults do not handle (for
 	// the fuzz target).
 	answerAll bool
@@ -286,7 +289,16 @@ func (s *upSession) serve() {
 				s.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-11-25","capabilities":%s,"serverInfo":{"name":"fake-upstream","version":"1.0.%d"},"instructions":%s}}`,
 					m.ID, s.up.caps, s.n, instr))
 			}()
-		case "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "ping":
+		case "logging/setLevel":
+			if ch := s.up.holdLevel; ch != nil {
+				go func() {
+					<-ch
+					s.reply(m.ID, `{}`)
+				}()
+				break
+			}
+			s.reply(m.ID, `{}`)
+		case "resources/subscribe", "resources/unsubscribe", "ping":
 			s.reply(m.ID, `{}`)
 		case "tools/list":
 			s.reply(m.ID, `{"tools":[{"name":"t","inputSchema":{"type":"object"}}]}`)

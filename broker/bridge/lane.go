@@ -422,10 +422,13 @@ func response(id json.RawMessage, result *translators.Node) []byte {
 // registered and before its request is sent on the same pipe, so the
 // relay forwards the setLevel first. The level is chosen and sent under
 // b.mu, so that concurrent calls cannot leave the lane at an older
-// choice.
-func (b *bridge) setLevel(ctx context.Context, l *lane) {
+// choice. It returns the channel the setLevel's answer arrives on (nil
+// when none was sent): a server may handle requests concurrently, so the
+// caller waits for it (see awaitLevel) before sending the call, whose
+// first log messages would otherwise go out at the old level.
+func (b *bridge) setLevel(ctx context.Context, l *lane) <-chan *jsonrpc.Message {
 	if !translators.Parse(l.serverCaps).Has("logging") {
-		return
+		return nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -438,14 +441,43 @@ func (b *bridge) setLevel(ctx context.Context, l *lane) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if level == "" || l.level == level || l.closed {
-		return
+		return nil
 	}
 	l.level = level
 	id := b.newID("mcpbroker-bridge-")
-	l.internal[jsonrpc.IDKey(id)] = make(chan *jsonrpc.Message, 1) // answered and discarded by laneLoop
+	ch := make(chan *jsonrpc.Message, 1) // laneLoop delivers the answer, close a nil
+	l.internal[jsonrpc.IDKey(id)] = ch
 	raw := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"method":"logging/setLevel","params":{"level":%q}}`, id, level)
 	if err := l.send(ctx, b.injectLane(ctx, raw), nil); err != nil {
 		b.log.DebugContext(ctx, "bridge: setLevel", "err", err)
+		delete(l.internal, jsonrpc.IDKey(id))
+		return nil
+	}
+	return ch
+}
+
+// levelWait bounds how long a call waits for the answer to the setLevel
+// sent for it: past it the call goes on (its first log messages may then
+// follow the old level, as they would without the wait).
+const levelWait = 2 * time.Second
+
+// awaitLevel waits for the answer on ch of a setLevel (see setLevel), at
+// most levelWait or the request timeout, whichever is shorter, or until
+// ctx ends.
+func (b *bridge) awaitLevel(ctx context.Context, ch <-chan *jsonrpc.Message) {
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(min(levelWait, b.timeout()))
+	defer t.Stop()
+	select {
+	case m := <-ch:
+		if m != nil && m.Kind == jsonrpc.KindError {
+			b.log.DebugContext(ctx, "bridge: setLevel refused", "error", string(m.Error))
+		}
+	case <-t.C:
+		b.log.DebugContext(ctx, "bridge: no answer to setLevel yet; sending the call")
+	case <-ctx.Done():
 	}
 }
 

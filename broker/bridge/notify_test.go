@@ -241,6 +241,26 @@ func Test4M2LogLevel(t *testing.T) {
 	}
 }
 
+// Test4M2LogLevelAnsweredFirst: a legacy server may handle requests
+// concurrently, so the bridge sends a request's call only once the
+// setLevel it sent for the request's logLevel is answered; otherwise the
+// call's first log messages could follow the old level (4.M2).
+func Test4M2LogLevelAnsweredFirst(t *testing.T) {
+	hold := make(chan struct{})
+	h := newHarness(t, withUpstream(func(u *upstream) { u.holdLevel = hold }))
+	id := h.send("tools/call", toolCall(meta(capsAll, kLevel, "debug")), "")
+	h.up.log.wait(t, "the setLevel", isRequest("logging/setLevel"))
+	// The call waits for the answer: a ping on the same lane overtakes it.
+	h.send("ping", nil, "")
+	if n := len(h.up.log.all(isRequest("tools/call"))); n != 0 {
+		t.Fatalf("tools/call reached the server before its setLevel was answered")
+	}
+	close(hold)
+	up := h.up.log.wait(t, "the upstream tools/call", isRequest("tools/call"))
+	up.sess.reply(up.m.ID, finalResults["tools/call"])
+	h.result(id)
+}
+
 // Test4J1ClientResponseDropped: a JSON-RPC response from a 2026-07-28
 // client is dropped and logged; nothing goes upstream.
 func Test4J1ClientResponseDropped(t *testing.T) {
