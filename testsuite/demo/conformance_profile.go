@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -325,17 +324,7 @@ func (ss *serverSession) cfPrompt(ctx context.Context, params json.RawMessage) (
 // cfComplete answers completion/complete: values for the arguments of
 // test_prompt_with_arguments and the id of the template.
 func cfComplete(params json.RawMessage) (any, error) {
-	var p struct {
-		Ref struct {
-			Type string `json:"type"`
-			Name string `json:"name"`
-			URI  string `json:"uri"`
-		} `json:"ref"`
-		Argument struct {
-			Name  string `json:"name"`
-			Value string `json:"value"`
-		} `json:"argument"`
-	}
+	var p completeParams
 	if err := decodeParams(params, &p); err != nil {
 		return nil, err
 	}
@@ -348,14 +337,7 @@ func cfComplete(params json.RawMessage) (any, error) {
 	default:
 		return nil, errorf(jsonrpc.CodeInvalidParams, "Invalid params: nothing to complete for %s %s%s", p.Ref.Type, p.Ref.Name, p.Ref.URI)
 	}
-	values := []string{}
-	for _, v := range all {
-		if strings.HasPrefix(v, strings.ToLower(p.Argument.Value)) {
-			values = append(values, v)
-		}
-	}
-	slices.Sort(values)
-	return map[string]any{"completion": map[string]any{"values": values, "total": len(values), "hasMore": false}}, nil
+	return completionResult(all, p.Argument.Value), nil
 }
 
 // cfAudio is test_audio_content: audio content from 2025-03-26 on; before,

@@ -153,18 +153,34 @@ func completionNames() []string { return []string{"Ada", "Alan", "Alice", "Grace
 // completionIDs are the values offered for the template's id variable.
 func completionIDs() []string { return []string{"1", "2", "3", "42", "7"} }
 
-func (ss *serverSession) complete(params json.RawMessage) (map[string]any, error) {
-	var p struct {
-		Ref struct {
-			Type string `json:"type"`
-			Name string `json:"name"`
-			URI  string `json:"uri"`
-		} `json:"ref"`
-		Argument struct {
-			Name  string `json:"name"`
-			Value string `json:"value"`
-		} `json:"argument"`
+// completeParams are the params of completion/complete the demo reads.
+type completeParams struct {
+	Ref struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+		URI  string `json:"uri"`
+	} `json:"ref"`
+	Argument struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"argument"`
+}
+
+// completionResult is the CompleteResult offering the values of all that
+// start with prefix (case-insensitively), sorted.
+func completionResult(all []string, prefix string) map[string]any {
+	values := []string{}
+	for _, v := range all {
+		if strings.HasPrefix(strings.ToLower(v), strings.ToLower(prefix)) {
+			values = append(values, v)
+		}
 	}
+	slices.Sort(values)
+	return map[string]any{"completion": map[string]any{"values": values, "total": len(values), "hasMore": false}}
+}
+
+func (ss *serverSession) complete(params json.RawMessage) (map[string]any, error) {
+	var p completeParams
 	if err := decodeParams(params, &p); err != nil {
 		return nil, err
 	}
@@ -181,12 +197,5 @@ func (ss *serverSession) complete(params json.RawMessage) (map[string]any, error
 	default:
 		return nil, errorf(jsonrpc.CodeInvalidParams, "Invalid params: nothing to complete for %s %s%s", p.Ref.Type, p.Ref.Name, p.Ref.URI)
 	}
-	values := []string{}
-	for _, v := range all {
-		if strings.HasPrefix(strings.ToLower(v), strings.ToLower(p.Argument.Value)) {
-			values = append(values, v)
-		}
-	}
-	slices.Sort(values)
-	return map[string]any{"completion": map[string]any{"values": values, "total": len(values), "hasMore": false}}, nil
+	return completionResult(all, p.Argument.Value), nil
 }
