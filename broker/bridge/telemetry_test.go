@@ -3,65 +3,36 @@ package bridge
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpbroker/mcpbroker/broker/telemetry"
-	"github.com/mcpbroker/mcpbroker/broker/transport"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry/spantest"
 )
 
-// spanLog records ended spans and wakes waiters.
-type spanLog struct {
-	*tracetest.SpanRecorder
-	mu      sync.Mutex
-	changed chan struct{}
-}
-
-func (s *spanLog) OnEnd(sp sdktrace.ReadOnlySpan) {
-	s.SpanRecorder.OnEnd(sp)
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-}
+// spanLog records the ended spans of a bridge test.
+type spanLog struct{ *spantest.Recorder }
 
 // wait returns the one ended span match accepts, waiting for it.
 func (s *spanLog) wait(tb testing.TB, what string, match func(sdktrace.ReadOnlySpan) bool) sdktrace.ReadOnlySpan {
 	tb.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		var got []sdktrace.ReadOnlySpan
-		for _, sp := range s.Ended() {
+	var got []sdktrace.ReadOnlySpan
+	s.Await(tb, what, func(spans []sdktrace.ReadOnlySpan) bool {
+		got = got[:0]
+		for _, sp := range spans {
 			if match(sp) {
 				got = append(got, sp)
 			}
 		}
-		if len(got) == 1 {
-			return got[0]
-		}
-		if len(got) > 1 {
-			tb.Fatalf("%d spans match %s", len(got), what)
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			var b strings.Builder
-			for _, sp := range s.Ended() {
-				fmt.Fprintf(&b, "%s %q %v\n", sp.SpanKind(), sp.Name(), sp.Attributes())
-			}
-			tb.Fatalf("timed out waiting for %s; ended:\n%s", what, b.String())
-		}
+		return len(got) > 0
+	})
+	if len(got) > 1 {
+		tb.Fatalf("%d spans match %s", len(got), what)
 	}
+	return got[0]
 }
 
 func spanAttr(sp sdktrace.ReadOnlySpan, key string) string {
@@ -87,7 +58,7 @@ func isChild(child, parent sdktrace.ReadOnlySpan) bool {
 
 func tracedHarness(t *testing.T) (*harness, *spanLog) {
 	t.Helper()
-	sink := &spanLog{SpanRecorder: tracetest.NewSpanRecorder(), changed: make(chan struct{})}
+	sink := &spanLog{spantest.NewRecorder()}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sink), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	p, err := telemetry.NewProvider(tp, nil)
@@ -157,7 +128,7 @@ func TestBridgeTelemetry(t *testing.T) {
 		if !isChild(em, first) {
 			t.Errorf("%s span's parent %s, want the bridge's SERVER span %s", what, em.Parent().SpanID(), first.SpanContext().SpanID())
 		}
-		if got := attr(em, "mcp.method.name"); got != "tools/call" {
+		if got := spanAttr(em, "mcp.method.name"); got != "tools/call" {
 			t.Errorf("%s span: mcp.method.name %q, want tools/call", what, got)
 		}
 	}
@@ -191,40 +162,7 @@ func TestBridgeTelemetryPoolHit(t *testing.T) {
 // emulation matches the mcpbroker.emulate span of that kind of work.
 func emulation(what string) func(sdktrace.ReadOnlySpan) bool {
 	return func(sp sdktrace.ReadOnlySpan) bool {
-		return sp.SpanKind() == trace.SpanKindInternal && sp.Name() == telemetry.SpanEmulate && attr(sp, "mcpbroker.emulation") == what
-	}
-}
-
-// attr returns the string value of span attribute key, or "".
-func attr(sp sdktrace.ReadOnlySpan, key string) string {
-	for _, kv := range sp.Attributes() {
-		if string(kv.Key) == key {
-			return kv.Value.AsString()
-		}
-	}
-	return ""
-}
-
-// TestBridgeTelemetryHTTPAndCancel: the HTTP request's trace headers are
-// the parent of a request without a trace context in _meta, and a
-// cancelled request's span ends as cancelled.
-func TestBridgeTelemetryHTTPAndCancel(t *testing.T) {
-	h, spans := tracedHarness(t)
-	const httpTrace, httpSpan = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
-	id := h.newID()
-	body, _ := json.Marshal(obj{"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": toolCall(meta(capsAll))})
-	m := transport.Message{Raw: body, Trace: &transport.TraceHeaders{Traceparent: "00-" + httpTrace + "-" + httpSpan + "-01"}}
-	if err := h.client.Send(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
-	h.up.log.wait(t, "the upstream tools/call", isRequest("tools/call"))
-	h.cancelReq(id)
-	sp := spans.wait(t, "the cancelled request's span", serverSpan("2026-07-28", id))
-	if got := sp.Parent(); got.TraceID().String() != httpTrace || got.SpanID().String() != httpSpan {
-		t.Errorf("parent %s/%s, want the HTTP headers' %s/%s", got.TraceID(), got.SpanID(), httpTrace, httpSpan)
-	}
-	if spanAttr(sp, "error.type") != "cancelled" {
-		t.Errorf("error.type %q, want cancelled", spanAttr(sp, "error.type"))
+		return sp.SpanKind() == trace.SpanKindInternal && sp.Name() == telemetry.SpanEmulate && spanAttr(sp, "mcpbroker.emulation") == what
 	}
 }
 

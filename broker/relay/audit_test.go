@@ -6,7 +6,6 @@ import (
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpbroker/mcpbroker/broker/telemetry"
@@ -180,7 +179,7 @@ func TestAuditTimeout(t *testing.T) {
 // TestAuditTraced: with tracing on, the event carries the ids of the
 // request's SERVER span and becomes a mcpbroker.audit event on it.
 func TestAuditTraced(t *testing.T) {
-	sink := &spanSink{SpanRecorder: tracetest.NewSpanRecorder(), changed: make(chan struct{})}
+	sink := newSpanSink()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sink), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	p, err := telemetry.NewProvider(tp, nil)
@@ -195,7 +194,7 @@ func TestAuditTraced(t *testing.T) {
 	wantEq(t, "code", errorCode(h.client.recvObj()), `-32602`)
 	ev := log.wait(1)[0]
 	wantFields(t, ev, map[string]string{"trace_id": `"` + clientTraceID + `"`})
-	spans := sink.await(t, "the tools/call SERVER span", func(spans []sdktrace.ReadOnlySpan) bool {
+	spans := sink.Await(t, "the tools/call SERVER span", func(spans []sdktrace.ReadOnlySpan) bool {
 		for _, sp := range spans {
 			if sp.SpanKind() == trace.SpanKindServer && sp.SpanContext().TraceID().String() == clientTraceID {
 				return true

@@ -58,7 +58,7 @@ func TestTelemetryHTTPTraceContext(t *testing.T) {
 			h.server.send(`{"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"hi"}]}}`)
 			h.client.recvObj()
 
-			spans := h.spans.await(t, "the tools/call SERVER span", func(s []sdktrace.ReadOnlySpan) bool {
+			spans := h.spans.Await(t, "the tools/call SERVER span", func(s []sdktrace.ReadOnlySpan) bool {
 				return has(s, trace.SpanKindServer, "tools/call echo")
 			})
 			server := one(t, spans, trace.SpanKindServer, "tools/call echo", nil)

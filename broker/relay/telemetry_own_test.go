@@ -8,11 +8,11 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpbroker/mcpbroker/broker/cache"
 	"github.com/mcpbroker/mcpbroker/broker/telemetry"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry/spantest"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
@@ -20,7 +20,7 @@ import (
 // tracedProvider is a telemetry provider recording into a span sink.
 func tracedProvider(t *testing.T) (*telemetry.Provider, *spanSink) {
 	t.Helper()
-	sink := &spanSink{SpanRecorder: tracetest.NewSpanRecorder(), changed: make(chan struct{})}
+	sink := newSpanSink()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sink), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	mp := sdkmetric.NewMeterProvider()
 	t.Cleanup(func() {
@@ -37,7 +37,7 @@ func tracedProvider(t *testing.T) (*telemetry.Provider, *spanSink) {
 // awaitOne waits for exactly one span of that kind, name and attributes.
 func (s *spanSink) awaitOne(t *testing.T, kind trace.SpanKind, name string, want map[string]string) sdktrace.ReadOnlySpan {
 	t.Helper()
-	spans := s.await(t, kind.String()+" "+name, func(sp []sdktrace.ReadOnlySpan) bool {
+	spans := s.Await(t, kind.String()+" "+name, func(sp []sdktrace.ReadOnlySpan) bool {
 		return len(find(sp, kind, name, match(want))) > 0
 	})
 	return one(t, spans, kind, name, match(want))
@@ -57,10 +57,10 @@ func (s *spanSink) awaitChild(t *testing.T, kind trace.SpanKind, name string, pa
 		}
 		return out
 	}
-	spans := s.await(t, kind.String()+" "+name, func(sp []sdktrace.ReadOnlySpan) bool { return len(under(sp)) > 0 })
+	spans := s.Await(t, kind.String()+" "+name, func(sp []sdktrace.ReadOnlySpan) bool { return len(under(sp)) > 0 })
 	got := under(spans)
 	if len(got) != 1 {
-		t.Fatalf("want one %s span %q under %q, got %d:\n%s", kind, name, parent.Name(), len(got), describeSpans(spans))
+		t.Fatalf("want one %s span %q under %q, got %d:\n%s", kind, name, parent.Name(), len(got), spantest.Describe(spans))
 	}
 	return got[0]
 }

@@ -2,66 +2,24 @@ package relay
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpbroker/mcpbroker/broker/telemetry"
+	"github.com/mcpbroker/mcpbroker/broker/telemetry/spantest"
 )
 
-// spanSink records ended spans and wakes tests waiting for them.
-type spanSink struct {
-	*tracetest.SpanRecorder
-	mu      sync.Mutex
-	changed chan struct{}
-}
+// spanSink records the ended spans of a relay test.
+type spanSink struct{ *spantest.Recorder }
 
-func (s *spanSink) OnEnd(sp sdktrace.ReadOnlySpan) {
-	s.SpanRecorder.OnEnd(sp)
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-}
-
-// await returns the ended spans once want accepts them.
-func (s *spanSink) await(tb testing.TB, what string, want func([]sdktrace.ReadOnlySpan) bool) []sdktrace.ReadOnlySpan {
-	tb.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		spans := s.Ended()
-		if want(spans) {
-			return spans
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			tb.Fatalf("timed out waiting for %s; ended spans:\n%s", what, describeSpans(spans))
-		}
-	}
-}
-
-func describeSpans(spans []sdktrace.ReadOnlySpan) string {
-	var b strings.Builder
-	for _, sp := range spans {
-		b.WriteString(sp.SpanKind().String() + " " + sp.Name() + " " + sp.SpanContext().SpanID().String() +
-			" parent " + sp.Parent().SpanID().String() + " " + fmt.Sprint(attrs(sp)) + "\n")
-	}
-	return b.String()
-}
+func newSpanSink() *spanSink { return &spanSink{spantest.NewRecorder()} }
 
 // telemetryHarness is a relay session traced into a span recorder and a
 // manual metric reader.
@@ -73,7 +31,7 @@ type telemetryHarness struct {
 
 func startTraced(t *testing.T, opts ...harnessOption) telemetryHarness {
 	t.Helper()
-	sink := &spanSink{SpanRecorder: tracetest.NewSpanRecorder(), changed: make(chan struct{})}
+	sink := newSpanSink()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sink), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -126,7 +84,7 @@ func one(tb testing.TB, spans []sdktrace.ReadOnlySpan, kind trace.SpanKind, name
 	tb.Helper()
 	got := find(spans, kind, name, where)
 	if len(got) != 1 {
-		tb.Fatalf("want one %s span %q, got %d:\n%s", kind, name, len(got), describeSpans(spans))
+		tb.Fatalf("want one %s span %q, got %d:\n%s", kind, name, len(got), spantest.Describe(spans))
 	}
 	return got[0]
 }
@@ -189,7 +147,7 @@ func TestTelemetryToolCall(t *testing.T) {
 			res := h.client.recvObj()
 			wantEq(t, "client id", res["id"], `5`)
 
-			spans := h.spans.await(t, "the tools/call SERVER span", func(s []sdktrace.ReadOnlySpan) bool {
+			spans := h.spans.Await(t, "the tools/call SERVER span", func(s []sdktrace.ReadOnlySpan) bool {
 				return has(s, trace.SpanKindServer, "tools/call echo")
 			})
 			server := one(t, spans, trace.SpanKindServer, "tools/call echo", nil)
@@ -230,7 +188,7 @@ func TestTelemetryToolCall(t *testing.T) {
 				{telemetry.SpanTranslate, map[string]string{"mcp.method.name": "tools/call", "mcpbroker.translation.from": "2024-11-05", "mcpbroker.translation.to": "2025-11-25", "mcpbroker.translation.outcome": "forward"}},
 				{telemetry.SpanTranslate, map[string]string{"mcp.method.name": "tools/call", "mcpbroker.translation.from": "2025-11-25", "mcpbroker.translation.to": "2024-11-05", "mcpbroker.translation.outcome": "forward"}},
 			} {
-				sp := h.spans.await(t, in.name, func(s []sdktrace.ReadOnlySpan) bool {
+				sp := h.spans.Await(t, in.name, func(s []sdktrace.ReadOnlySpan) bool {
 					return len(find(s, trace.SpanKindInternal, in.name, match(in.attrs))) == 1
 				})
 				wantChild(t, one(t, sp, trace.SpanKindInternal, in.name, match(in.attrs)), server)
@@ -301,7 +259,7 @@ func TestTelemetrySampling(t *testing.T) {
 	h.server.send(`{"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"ok"}]}}`)
 	h.client.recvObj()
 
-	spans := h.spans.await(t, "the sampling and tools/call spans", func(s []sdktrace.ReadOnlySpan) bool {
+	spans := h.spans.Await(t, "the sampling and tools/call spans", func(s []sdktrace.ReadOnlySpan) bool {
 		return has(s, trace.SpanKindServer, "sampling/createMessage") && has(s, trace.SpanKindServer, "tools/call echo")
 	})
 	call := one(t, spans, trace.SpanKindServer, "tools/call echo", nil)
@@ -335,7 +293,7 @@ func TestTelemetryCancelled(t *testing.T) {
 	wantEq(t, "upstream cancellation", get(n, "params", "requestId"), `2`)
 	tp := str(get(n, "params", "_meta", "traceparent"))
 
-	spans := h.spans.await(t, "the cancelled call's spans", func(s []sdktrace.ReadOnlySpan) bool {
+	spans := h.spans.Await(t, "the cancelled call's spans", func(s []sdktrace.ReadOnlySpan) bool {
 		return has(s, trace.SpanKindServer, "tools/call echo") && has(s, trace.SpanKindClient, "tools/call echo") &&
 			has(s, trace.SpanKindClient, "notifications/cancelled") && has(s, trace.SpanKindServer, "notifications/cancelled")
 	})
@@ -367,7 +325,7 @@ func TestTelemetryOff(t *testing.T) {
 // and the active sessions gauge.
 func TestTelemetrySession(t *testing.T) {
 	h := startTraced(t)
-	spans := h.spans.await(t, "the initialize span", func(s []sdktrace.ReadOnlySpan) bool {
+	spans := h.spans.Await(t, "the initialize span", func(s []sdktrace.ReadOnlySpan) bool {
 		return has(s, trace.SpanKindServer, "initialize")
 	})
 	init := one(t, spans, trace.SpanKindServer, "initialize", nil)
