@@ -73,7 +73,9 @@ func TestConformanceRealServers(t *testing.T) {
 			return []string{"--target-cmd", node + " " + everything + " stdio", "--revision", "2025-11-25", "--timeout", "30s"}
 		}},
 		{"server-everything-http", func(t *testing.T) []string {
-			return []string{"--target-url", "http://127.0.0.1:" + startEverythingHTTP(t, node, everything) + "/mcp"}
+			// A longer timeout: under a loaded CI machine its roots round
+			// trip once took more than the default 10 s.
+			return []string{"--target-url", "http://127.0.0.1:" + startEverythingHTTP(t, node, everything) + "/mcp", "--timeout", "30s"}
 		}},
 		{"client-sdk-1.32.2-http", func(*testing.T) []string {
 			return []string{"--client-cmd", node + " " + filepath.Join(npmDir, "client.mjs") + " sdk-new http", "--timeout", "60s"}
