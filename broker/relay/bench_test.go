@@ -8,6 +8,13 @@ import (
 	"strconv"
 	"testing"
 
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpbroker/mcpbroker/broker/telemetry"
 	"github.com/mcpbroker/mcpbroker/broker/transport"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/schemas/jsonrpc"
@@ -92,5 +99,88 @@ func BenchmarkRelay(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// benchDiscard drops exported spans, as an exporter to an absent backend
+// would after encoding them.
+type benchDiscard struct{}
+
+func (benchDiscard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (benchDiscard) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkRelayTelemetry measures the relay's own telemetry cost per
+// translated tools/call (2025-11-25 client, 2024-11-05 server, validation
+// on) over the in-memory pipe, with no transport to hide it: telemetry
+// off, the hooks alone (no-op meter provider), metrics alone, tracing
+// sampled out (ratio 0) with metrics, and every span recorded (ratio 1,
+// batch processor, discarding exporter) with metrics.
+func BenchmarkRelayTelemetry(b *testing.B) {
+	provider := func(b *testing.B, tracing bool, ratio float64, meter bool) *telemetry.Provider {
+		var tp trace.TracerProvider
+		var mp metric.MeterProvider = metricnoop.NewMeterProvider()
+		if tracing {
+			sdk := sdktrace.NewTracerProvider(sdktrace.WithBatcher(benchDiscard{}),
+				sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
+			b.Cleanup(func() { _ = sdk.Shutdown(context.Background()) })
+			tp = sdk
+		}
+		if meter {
+			sdk := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			b.Cleanup(func() { _ = sdk.Shutdown(context.Background()) })
+			mp = sdk
+		}
+		p, err := telemetry.NewProvider(tp, mp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	for _, bc := range []struct {
+		name    string
+		tracing bool
+		ratio   float64
+		meter   bool
+		off     bool
+	}{
+		{name: "off", off: true},
+		{name: "hooks"},
+		{name: "metrics", meter: true},
+		{name: "sampled-out", tracing: true, ratio: 0, meter: true},
+		{name: "sampled", tracing: true, ratio: 1, meter: true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := Config{UpstreamRevision: schemas.V20241105, Logger: slog.New(slog.DiscardHandler), Validator: testValidator(b)}
+			if !bc.off {
+				cfg.Telemetry = provider(b, bc.tracing, bc.ratio, bc.meter)
+			}
+			h := start(b, cfg)
+			ctx, cancel := context.WithCancel(context.Background())
+			srv := make(chan error, 1)
+			go func() { srv <- autoServer(ctx, h.server.conn, schemas.V20241105) }()
+			b.Cleanup(func() {
+				cancel()
+				if err := <-srv; err != nil {
+					b.Errorf("server: %v", err)
+				}
+			})
+			h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
+			h.client.recv()
+			h.client.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+			req := transport.Message{Raw: []byte(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"weather","arguments":{"city":"Paris"},"_meta":{"progressToken":1}}}`)}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := h.client.conn.Send(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+				m, err := h.client.conn.Recv(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(m.Raw) < 40 || m.Raw[len(m.Raw)-2] != '}' {
+					b.Fatalf("unexpected answer %s", m.Raw)
+				}
+			}
+		})
 	}
 }

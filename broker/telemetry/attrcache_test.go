@@ -48,7 +48,7 @@ func TestCachedMetricAttributes(t *testing.T) {
 		m.RecordOperation(ctx, trace.SpanKindServer, &op, RPCError(-32602, "x"), time.Millisecond)
 		m.TranslationDone(ctx, "a", "b", "forward")
 	}
-	rm := collect(t, tp.reader)
+	rm := tp.collect(t)
 	points := histogram(t, rm, MetricServerOperationDuration)
 	if len(points) != 2 {
 		t.Fatalf("%d series, want 2 (success and error)", len(points))
@@ -96,7 +96,7 @@ func TestSampledOutChildren(t *testing.T) {
 	cli.End(Result{})
 	srv.End(Result{})
 	ended(t, tp, 0)
-	rm := collect(t, tp.reader)
+	rm := tp.collect(t)
 	if n := len(histogram(t, rm, MetricClientOperationDuration)); n != 1 {
 		t.Errorf("client metric series = %d, want 1", n)
 	}

@@ -76,7 +76,7 @@ func TestDurationHistograms(t *testing.T) {
 	m.SessionStarted(ctx, &us)
 	m.SessionEnded(ctx, &us, time.Second, "")
 
-	rm := collect(t, tp.reader)
+	rm := tp.collect(t)
 	for _, name := range []string{MetricServerOperationDuration, MetricClientOperationDuration, MetricServerSessionDuration, MetricClientSessionDuration} {
 		pts := histogram(t, rm, name)
 		if len(pts) != 1 {
@@ -123,7 +123,7 @@ func TestCounters(t *testing.T) {
 	m.CacheLookup(ctx, "resources/read", false)
 	m.TranslationDone(ctx, "2024-11-05", "2025-06-18", "forward")
 	m.ValidationFailed(ctx, ClientSide, "2024-11-05")
-	rm := collect(t, tp.reader)
+	rm := tp.collect(t)
 
 	flat := func(name string) map[string]int64 {
 		out := map[string]int64{}

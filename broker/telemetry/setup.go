@@ -125,6 +125,8 @@ type Provider struct {
 	tracing  bool
 	metering bool
 	closers  []func(context.Context) error
+	// ends ends calls in the background (see ender.go).
+	ends *ender
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -136,7 +138,7 @@ func Noop() *Provider {
 	tp := tracenoop.NewTracerProvider()
 	m, _ := NewMetrics(metricnoop.NewMeterProvider()) // noop instruments cannot fail
 	m.enabled = false
-	return &Provider{tp: tp, mp: metricnoop.NewMeterProvider(), tracer: tp.Tracer(ScopeName), metrics: m}
+	return &Provider{tp: tp, mp: metricnoop.NewMeterProvider(), tracer: tp.Tracer(ScopeName), metrics: m, ends: &ender{}}
 }
 
 // NewProvider returns a Provider over providers the caller built and owns
@@ -475,13 +477,23 @@ func (p *Provider) Metrics() *Metrics {
 
 // PrometheusHandler returns the handler of /metrics in Prometheus text
 // format, or nil unless Config.Prometheus was set. It serves only the
-// broker's registry, not the process-wide default one.
+// broker's registry, not the process-wide default one. A scrape first
+// waits (briefly) for the calls that ended before it to be recorded (see
+// [Provider.Sync]), so that it counts them.
 func (p *Provider) PrometheusHandler() http.Handler {
-	if p == nil {
+	if p == nil || p.prom == nil {
 		return nil
 	}
-	return p.prom
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), scrapeSyncTimeout)
+		_ = p.Sync(ctx) // a scrape is never refused: late calls count in the next one
+		cancel()
+		p.prom.ServeHTTP(w, r)
+	})
 }
+
+// scrapeSyncTimeout bounds how long a scrape waits for Sync.
+const scrapeSyncTimeout = 100 * time.Millisecond
 
 // Tracing reports whether spans are created.
 func (p *Provider) Tracing() bool { return p != nil && p.tracing }
@@ -497,6 +509,9 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	}
 	p.shutdownOnce.Do(func() {
 		var errs []error
+		if err := p.ends.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ending calls: %w", err))
+		}
 		for _, c := range p.closers {
 			if err := c(ctx); err != nil {
 				errs = append(errs, err)

@@ -32,6 +32,11 @@ type Call struct {
 	m     *Metrics
 	ended bool
 	op    Op
+	// ends, when set, ends the call in the background (see ender.go),
+	// with result at time at.
+	ends   *ender
+	result Result
+	at     time.Time
 
 	// A SERVER call collects the ends of the calls and INTERNAL spans
 	// under it that end before it does (see later), until closed.
@@ -140,7 +145,7 @@ func (p *Provider) StartClient(ctx context.Context, op Op, opts ...trace.SpanSta
 func (p *Provider) on() bool { return p != nil && (p.tracing || p.metering) }
 
 func (p *Provider) startCall(ctx context.Context, kind trace.SpanKind, op *Op, opts []trace.SpanStartOption) (context.Context, *Call) {
-	c := &Call{kind: kind, op: *op}
+	c := &Call{kind: kind, op: *op, ends: p.ends}
 	if p.metering {
 		c.m, c.start = p.metrics, time.Now()
 	}
@@ -228,28 +233,48 @@ func (c *Call) Span() trace.Span {
 // were left to it so as to keep them off the message's critical path:
 // they keep the times they ended at. A CLIENT call under a SERVER call
 // that has not ended yet is such a call.
+//
+// End itself only takes the time: the spans are ended and the metrics
+// recorded, with that time, by the Provider's background goroutine (see
+// ender.go; [Provider.Sync] waits for it), or by End when that goroutine
+// cannot take more.
 func (c *Call) End(r Result) {
 	if c == nil || c.ended {
 		return
 	}
-	switch {
-	case c.kind == trace.SpanKindServer:
-		c.flush()
-	case c.span == nil && c.m == nil:
-		c.ended = true // no span (sampled out) and no metrics: nothing to end
-		return
-	default:
-		if parent := openCall(c.ctx); parent != nil && parent.later(lateEnd{at: time.Now(), call: c, result: r}) {
-			c.ended = true
+	c.ended = true
+	if c.span == nil && c.m == nil && c.kind != trace.SpanKindServer {
+		return // no span (sampled out) and no metrics: nothing to end
+	}
+	at := time.Now()
+	if c.kind != trace.SpanKindServer {
+		if parent := openCall(c.ctx); parent != nil && parent.later(lateEnd{at: at, call: c, result: r}) {
 			return
 		}
 	}
-	c.end(r, time.Time{})
+	c.result, c.at = r, at
+	if c.ends != nil && c.ends.enqueue(c) {
+		return
+	}
+	c.finish()
 }
 
-// end ends the call at t, or now when t is zero.
+// finish ends the call with the result and time End recorded, and for a
+// SERVER call first what was left to it.
+func (c *Call) finish() {
+	if c.kind == trace.SpanKindServer {
+		c.flush()
+	}
+	c.end(c.result, c.at)
+}
+
+// end ends the call at t, the time of its End. The duration is recorded
+// before the span ends, so that whoever sees the span ended sees the
+// measurement too. It runs once, after End (which set c.ended).
 func (c *Call) end(r Result, t time.Time) {
-	c.ended = true
+	if c.m != nil {
+		c.m.RecordOperation(c.ctx, c.kind, &c.op, r, t.Sub(c.start))
+	}
 	if c.span != nil {
 		if c.span.IsRecording() && r.Failed() {
 			var buf [2]attribute.KeyValue
@@ -257,13 +282,6 @@ func (c *Call) end(r Result, t time.Time) {
 			c.span.SetStatus(codes.Error, r.Message)
 		}
 		endSpanAt(c.span, t)
-	}
-	if c.m != nil {
-		d := time.Since(c.start)
-		if !t.IsZero() {
-			d = t.Sub(c.start)
-		}
-		c.m.RecordOperation(c.ctx, c.kind, &c.op, r, d)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -51,8 +52,24 @@ func attrMap(kvs []attribute.KeyValue) map[string]string {
 	return m
 }
 
+// sync waits for the calls ended so far (see Provider.Sync).
+func (tp testProvider) sync(t *testing.T) {
+	t.Helper()
+	if err := tp.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// collect returns the metrics, once the calls ended so far are recorded.
+func (tp testProvider) collect(t *testing.T) metricdata.ResourceMetrics {
+	t.Helper()
+	tp.sync(t)
+	return collect(t, tp.reader)
+}
+
 func ended(t *testing.T, tp testProvider, n int) []sdktrace.ReadOnlySpan {
 	t.Helper()
+	tp.sync(t)
 	spans := tp.spans.Ended()
 	if len(spans) != n {
 		names := make([]string, len(spans))
@@ -176,7 +193,7 @@ func TestToolCallThroughBroker(t *testing.T) {
 		t.Errorf("params sent upstream\n got %s\nwant %s", sent, want)
 	}
 
-	rm := collect(t, tp.reader)
+	rm := tp.collect(t)
 	for _, name := range []string{MetricServerOperationDuration, MetricClientOperationDuration} {
 		pts := histogram(t, rm, name)
 		if len(pts) != 1 || pts[0].Count != 1 {
@@ -225,7 +242,7 @@ func TestCallErrors(t *testing.T) {
 			if s.Status() != tt.wantStatus {
 				t.Errorf("status = %v, want %v", s.Status(), tt.wantStatus)
 			}
-			pts := histogram(t, collect(t, tp.reader), MetricClientOperationDuration)
+			pts := histogram(t, tp.collect(t), MetricClientOperationDuration)
 			if len(pts) != 1 {
 				t.Fatalf("%d points", len(pts))
 			}
@@ -255,7 +272,7 @@ func TestSampledOut(t *testing.T) {
 	cli.End(Result{})
 	srv.End(Result{})
 	ended(t, tp, 0)
-	rm := collect(t, tp.reader)
+	rm := tp.collect(t)
 	if n := len(histogram(t, rm, MetricServerOperationDuration)); n != 1 {
 		t.Errorf("server metric points = %d", n)
 	}
@@ -323,7 +340,7 @@ func TestValidationSpan(t *testing.T) {
 	if spans[0].Status().Code != codes.Unset || spans[1].Status() != (sdktrace.Status{Code: codes.Error, Description: "result: missing content"}) {
 		t.Errorf("statuses %v %v", spans[0].Status(), spans[1].Status())
 	}
-	pts := sum(t, collect(t, tp.reader), MetricValidationFailures)
+	pts := sum(t, tp.collect(t), MetricValidationFailures)
 	if len(pts) != 1 || pts[0].Value != 1 {
 		t.Fatalf("validation failures %v", pts)
 	}
@@ -354,7 +371,7 @@ func TestTranslationSpan(t *testing.T) {
 	if spans[1].Status() != (sdktrace.Status{Code: codes.Error, Description: "no mapping"}) {
 		t.Errorf("error status %v", spans[1].Status())
 	}
-	pts := sum(t, collect(t, tp.reader), MetricTranslations)
+	pts := sum(t, tp.collect(t), MetricTranslations)
 	got := map[string]int64{}
 	for _, p := range pts {
 		pair, _ := p.Attributes.Value(AttrTranslationPair)
@@ -383,7 +400,7 @@ func TestSessions(t *testing.T) {
 	us := tp.StartSession(ctx, Session{Side: ServerSide, ID: "u1", Revision: "2025-11-25", Transport: TransportPipe,
 		ServerAddress: "srv", ServerPort: 1})
 	initSpan.End(Result{})
-	active := sum(t, collect(t, tp.reader), MetricSessionsActive)
+	active := sum(t, tp.collect(t), MetricSessionsActive)
 	if len(active) != 2 || active[0].Value+active[1].Value != 2 {
 		t.Fatalf("active sessions %v", active)
 	}
@@ -391,6 +408,7 @@ func TestSessions(t *testing.T) {
 	ctx2, req := tp.StartServer(context.Background(), Op{Method: "ping", ID: []byte("1")})
 	cs.End(ctx2, "")
 	req.End(Result{})
+	tp.sync(t) // the ping span ends before the session's own span
 	// The upstream session ends with no span around: its own span.
 	us.End(context.Background(), "exited")
 	us.End(context.Background(), "again") // ignored
@@ -408,7 +426,7 @@ func TestSessions(t *testing.T) {
 		attrMap(endS.Attributes())["error.type"] != "exited" || endS.Status().Code != codes.Error {
 		t.Errorf("session end span %q links %v attrs %v", endS.Name(), endS.Links(), endS.Attributes())
 	}
-	rm := collect(t, tp.reader)
+	rm := tp.collect(t)
 	for _, c := range sum(t, rm, MetricSessionsActive) {
 		if c.Value != 0 {
 			t.Errorf("active sessions %v after both ended", c)
@@ -487,7 +505,7 @@ func TestLateEnds(t *testing.T) {
 	if a := attrMap(spans[2].Attributes()); a[string(AttrErrorType)] != "-32603" {
 		t.Errorf("client attributes %v", a)
 	}
-	rm := collect(t, tp.reader)
+	rm := tp.collect(t)
 	if p := histogram(t, rm, MetricClientOperationDuration); len(p) != 1 || p[0].Sum >= 0.01 {
 		t.Errorf("client duration %+v: want one measurement ending at its End", p)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,11 @@ import (
 // childDemoEnv, set to a revision, makes the test binary serve a demo
 // server of that revision instead of running tests (see runChildDemo).
 const childDemoEnv = "MCPBROKER_BENCH_CHILD_DEMO"
+
+// childBrokerEnv, set to "MODE URL", makes the test binary serve a broker
+// in front of the Streamable HTTP endpoint URL instead of running tests,
+// with the telemetry of MODE (see runChildBroker).
+const childBrokerEnv = "MCPBROKER_BENCH_CHILD_BROKER"
 
 // idleProfile is the prefix of the heap (every allocation sampled) and
 // goroutine profiles that BenchmarkIdleSessionMemory writes at each stage
@@ -39,6 +45,13 @@ func TestMain(m *testing.M) {
 	if rev := os.Getenv(childDemoEnv); rev != "" {
 		if err := runChildDemo(rev, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "child demo:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if args := os.Getenv(childBrokerEnv); args != "" {
+		if err := runChildBroker(args, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "child broker:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -77,6 +90,48 @@ func runChildDemo(rev string, in io.Reader, out io.Writer) error {
 	return errors.Join(err, e.stop())
 }
 
+// childProfileEnv, set to a path prefix, makes each child broker write a
+// CPU profile of its whole life to PREFIX.MODE.cpu.
+const childProfileEnv = "MCPBROKER_BENCH_CHILD_CPUPROFILE"
+
+// runChildBroker serves a broker (as startBroker wires it) on an endpoint
+// of its own until in ends; args is "MODE URL", MODE one of the
+// telemetryModes and URL the upstream's. It writes "url URL" on out once
+// it listens.
+func runChildBroker(args string, in io.Reader, out io.Writer) error {
+	mode, upstreamURL, ok := strings.Cut(args, " ")
+	if !ok {
+		return fmt.Errorf("want MODE URL, got %q", args)
+	}
+	tel, shutdown, err := newTelemetry(mode)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	if prefix := os.Getenv(childProfileEnv); prefix != "" {
+		f, err := os.Create(prefix + "." + mode + ".cpu")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	serve, err := brokerServe(upstreamURL, brokerOptions{telemetry: tel})
+	if err != nil {
+		return err
+	}
+	e, err := listenEndpoint("broker", serve, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "url %s\n", e.URL)
+	_, err = io.Copy(io.Discard, in)
+	return errors.Join(err, e.stop())
+}
+
 // upstream is a demo server the benchmarks reach at url, in this process
 // or in a child process, with the count of the GET requests it serves.
 type upstream struct {
@@ -92,6 +147,22 @@ const childStartTimeout = 30 * time.Second
 // the benchmark's.
 func startChildDemo(tb testing.TB, rev schemas.Revision) upstream {
 	tb.Helper()
+	return startChild(tb, "demo", childDemoEnv+"="+rev.String())
+}
+
+// startChildBroker runs a broker with the telemetry of mode (one of
+// telemetryModes) in front of upstreamURL in a child process until tb
+// ends, so that neither its heap nor its garbage collection is the
+// benchmark's or another broker's. It returns the broker's URL.
+func startChildBroker(tb testing.TB, mode, upstreamURL string) string {
+	tb.Helper()
+	return startChild(tb, "broker "+mode, childBrokerEnv+"="+mode+" "+upstreamURL).url
+}
+
+// startChild runs this test binary with the environment variable env set
+// (see TestMain) until tb ends, and waits for the URL it serves.
+func startChild(tb testing.TB, name, env string) upstream {
+	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)
@@ -99,7 +170,7 @@ func startChildDemo(tb testing.TB, rev schemas.Revision) upstream {
 	cmd := exec.Command(exe)
 	// Under -race, the child would otherwise sleep a second at exit.
 	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	cmd.Env = append(os.Environ(), childDemoEnv+"="+rev.String(), "GORACE="+gorace)
+	cmd.Env = append(os.Environ(), env, "GORACE="+gorace)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -110,7 +181,7 @@ func startChildDemo(tb testing.TB, rev schemas.Revision) upstream {
 		tb.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("child demo: %v", err)
+		tb.Fatalf("child %s: %v", name, err)
 	}
 	up := upstream{gets: &gauge{}}
 	urls := make(chan string, 1)
@@ -133,7 +204,7 @@ func startChildDemo(tb testing.TB, rev schemas.Revision) upstream {
 		stdin.Close()
 		<-lines
 		if err := cmd.Wait(); err != nil {
-			tb.Errorf("child demo: %v", err)
+			tb.Errorf("child %s: %v", name, err)
 		}
 	})
 	ctx, cancel := context.WithTimeout(tb.Context(), childStartTimeout)
@@ -141,9 +212,9 @@ func startChildDemo(tb testing.TB, rev schemas.Revision) upstream {
 	select {
 	case up.url = <-urls:
 	case <-lines:
-		tb.Fatal("child demo ended before listening")
+		tb.Fatalf("child %s ended before listening", name)
 	case <-ctx.Done():
-		tb.Fatalf("child demo: %v", ctx.Err())
+		tb.Fatalf("child %s: %v", name, ctx.Err())
 	}
 	return up
 }

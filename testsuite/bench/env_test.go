@@ -266,9 +266,19 @@ type brokerOptions struct {
 // with the default HTTP client.
 func startBroker(tb testing.TB, upstreamURL string, opts brokerOptions) *endpoint {
 	tb.Helper()
-	v, err := validator()
+	serve, err := brokerServe(upstreamURL, opts)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return startEndpoint(tb, "broker", serve)
+}
+
+// brokerServe is the per-session function of a broker in front of
+// upstreamURL (see startBroker).
+func brokerServe(upstreamURL string, opts brokerOptions) (func(context.Context, transport.Conn) error, error) {
+	v, err := validator()
+	if err != nil {
+		return nil, err
 	}
 	cfg := relay.Config{Validator: v, Logger: discard, ClientValidation: relay.Strict, ServerValidation: relay.Warn, Telemetry: opts.telemetry}
 	// LazyGET as serve sets it: the upstream GET stream opens when the
@@ -277,9 +287,9 @@ func startBroker(tb testing.TB, upstreamURL string, opts brokerOptions) *endpoin
 	dial := func(ctx context.Context) (transport.Conn, error) {
 		return transport.DialHTTP(ctx, upstreamURL, copts)
 	}
-	return startEndpoint(tb, "broker", func(ctx context.Context, conn transport.Conn) error {
+	return func(ctx context.Context, conn transport.Conn) error {
 		return relay.Run(ctx, conn, dial, cfg)
-	})
+	}, nil
 }
 
 // env is the full set of servers of the latency benchmarks: a demo server

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -28,18 +29,46 @@ func (discardExporter) Shutdown(context.Context) error                          
 // discarding exporter, and metrics into a manual reader.
 func tracedProvider(tb testing.TB, ratio float64) *telemetry.Provider {
 	tb.Helper()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	tb.Cleanup(func() {
-		_ = tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
-	p, err := telemetry.NewProvider(tp, mp)
+	p, shutdown, err := newTracedProvider(ratio)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(shutdown)
 	return p
+}
+
+func newTracedProvider(ratio float64) (*telemetry.Provider, func(), error) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	shutdown := func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	}
+	p, err := telemetry.NewProvider(tp, mp)
+	if err != nil {
+		shutdown()
+		return nil, nil, err
+	}
+	return p, shutdown, nil
+}
+
+// telemetryModes are the brokers BenchmarkTracingOverhead compares: off,
+// sampling 0 and sampling 1.
+var telemetryModes = []string{"off", "sampled-out", "sampled"}
+
+// newTelemetry returns the telemetry of a broker of mode (one of
+// telemetryModes) and what shuts it down.
+func newTelemetry(mode string) (*telemetry.Provider, func(), error) {
+	switch mode {
+	case "off":
+		return nil, func() {}, nil
+	case "sampled-out":
+		return newTracedProvider(0)
+	case "sampled":
+		return newTracedProvider(1)
+	}
+	return nil, nil, fmt.Errorf("unknown telemetry mode %q", mode)
 }
 
 // BenchmarkTracingOverhead measures a translated tools/call round trip
@@ -51,20 +80,40 @@ func tracedProvider(tb testing.TB, ratio float64) *telemetry.Provider {
 // modes against the untraced broker (ratio-sampled-% is the issue's
 // "sampling 1 costs at most 15%" figure).
 func BenchmarkTracingOverhead(b *testing.B) {
-	demo := startDemo(b, schemas.V20241105)
-	modes := []struct {
-		name string
-		tel  *telemetry.Provider
-	}{
-		{"off", nil},
-		{"sampled-out", tracedProvider(b, 0)},
-		{"sampled", tracedProvider(b, 1)},
-	}
+	b.Run("in-process", func(b *testing.B) {
+		demo := startDemo(b, schemas.V20241105)
+		var urls []string
+		for _, mode := range telemetryModes {
+			tel, shutdown, err := newTelemetry(mode)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(shutdown)
+			urls = append(urls, startBroker(b, demo.URL, brokerOptions{telemetry: tel}).URL)
+		}
+		tracingOverhead(b, urls)
+	})
+	// The deployment's shape: the broker is a process of its own, so its
+	// garbage collection and its telemetry's background work (the batch
+	// span processor) compete with neither the client nor the server nor
+	// the other brokers for the heap, only for the 2 cores.
+	b.Run("processes", func(b *testing.B) {
+		demo := startChildDemo(b, schemas.V20241105)
+		var urls []string
+		for _, mode := range telemetryModes {
+			urls = append(urls, startChildBroker(b, mode, demo.url))
+		}
+		tracingOverhead(b, urls)
+	})
+}
+
+// tracingOverhead measures interleaved round trips through the brokers
+// at urls, one per telemetryModes, and reports them.
+func tracingOverhead(b *testing.B, urls []string) {
 	ctx := asClient(b.Context())
 	var clients []*rawClient
-	for _, m := range modes {
-		br := startBroker(b, demo.URL, brokerOptions{telemetry: m.tel})
-		clients = append(clients, openPath(b, ctx, path{"broker/" + m.name, br.URL, schemas.V20251125}, warmupCalls))
+	for i, u := range urls {
+		clients = append(clients, openPath(b, ctx, path{"broker/" + telemetryModes[i], u, schemas.V20251125}, warmupCalls))
 	}
 	rtts := interleave(b, clients)
 	off, out, on := quantile(rtts[0], 0.5), quantile(rtts[1], 0.5), quantile(rtts[2], 0.5)
