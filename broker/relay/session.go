@@ -1140,8 +1140,14 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 		s.log.DebugContext(ctx, "relay: upstream response to an unknown, cancelled or expired request dropped", "id", string(m.ID))
 		return nil
 	}
+	// rr is how the upstream answered, for the CLIENT span and, when the
+	// answer is forwarded as is, the client request's SERVER span (read
+	// once: it scans a tools/call result for isError).
+	var rr telemetry.Result
+	answer := m
 	if s.tel != nil {
-		if sctx := s.endUp(c, resultOf(c.method, m)); sctx != nil {
+		rr = resultOf(c.method, m)
+		if sctx := s.endUp(c, rr); sctx != nil {
 			ctx = sctx // the SERVER span's: validation and translation of the answer are its children
 		}
 	}
@@ -1185,7 +1191,10 @@ func (s *session) serverResponse(ctx context.Context, m *jsonrpc.Message, relate
 	switch {
 	case out.Kind == translators.Forward:
 		if s.tel != nil {
-			s.tel.settle(c.clientKey, resultOf(c.method, m))
+			if m != answer {
+				rr = resultOf(c.method, m)
+			}
+			s.tel.settle(c.clientKey, rr)
 		}
 		if m.Kind == jsonrpc.KindError && s.cfg.Audit != nil {
 			code, msg := errorOf(m.Raw)

@@ -101,9 +101,10 @@ type openCall struct {
 	ctx    context.Context // the span's
 	call   *telemetry.Call
 	method string
-	// result, when set, is how the request ended (the upstream's answer),
-	// so that replyClient need not read the reply.
-	result *telemetry.Result
+	// result, when settled, is how the request ended (the upstream's
+	// answer), so that replyClient need not read the reply.
+	result  telemetry.Result
+	settled bool
 }
 
 func newSessionTelemetry(p *telemetry.Provider, client transport.Conn) *sessionTelemetry {
@@ -226,7 +227,7 @@ func (t *sessionTelemetry) serverCtx(key string) context.Context {
 func (t *sessionTelemetry) settle(key string, r telemetry.Result) {
 	t.mu.Lock()
 	if oc := t.open[key]; oc != nil {
-		oc.result = &r
+		oc.result, oc.settled = r, true
 	}
 	t.mu.Unlock()
 }
@@ -243,8 +244,8 @@ func (t *sessionTelemetry) answered(clientID json.RawMessage, raw []byte) {
 		return
 	}
 	switch {
-	case oc.result != nil:
-		oc.call.End(*oc.result)
+	case oc.settled:
+		oc.call.End(oc.result)
 	case raw == nil:
 		oc.call.End(telemetry.Failure("cancelled", "the request was cancelled"))
 	default:
