@@ -24,19 +24,10 @@ type discardExporter struct{}
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
-// tracedProvider is telemetry with tracing (sampling ratio, parent-based,
-// as telemetry.Setup configures it) through a batch processor to a
-// discarding exporter, and metrics into a manual reader.
-func tracedProvider(tb testing.TB, ratio float64) *telemetry.Provider {
-	tb.Helper()
-	p, shutdown, err := newTracedProvider(ratio)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(shutdown)
-	return p
-}
-
+// newTracedProvider is telemetry with tracing (sampling ratio,
+// parent-based, as telemetry.Setup configures it) through a batch
+// processor to a discarding exporter, and metrics into a manual reader,
+// and what shuts it down.
 func newTracedProvider(ratio float64) (*telemetry.Provider, func(), error) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
