@@ -39,7 +39,7 @@ FUZZ_TARGETS := \
 	./conformance:FuzzSplitCommand \
 	./conformance:FuzzParseBaseline
 
-.PHONY: all build run test unit fuzz bench lint generate check-generated tools npm-deps jaeger
+.PHONY: all build run test unit dashboard fuzz bench lint generate check-generated tools npm-deps jaeger
 
 all: build
 
@@ -51,7 +51,7 @@ build:
 run: build
 	./$(BIN) serve --listen 127.0.0.1:8080
 
-test: lint check-generated unit fuzz
+test: lint check-generated unit dashboard fuzz
 
 unit: npm-deps jaeger
 	$(GO) test -race -count=1 $(PKGS)
@@ -78,6 +78,12 @@ npm-deps:
 			fi; \
 		done; \
 	fi
+
+# The Grafana dashboard's queries, evaluated by Prometheus's PromQL engine
+# over the broker's scraped metrics: the separate module tools/promql, so
+# that the product's go.mod does not carry Prometheus.
+dashboard:
+	cd tools/promql && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Jaeger v2 for testsuite/jaegerproc, built from the separate tools module
 # tools/jaeger (its replace directives rule out `go install`; the product's

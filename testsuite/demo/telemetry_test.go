@@ -42,6 +42,9 @@ func TestDemoTelemetry(t *testing.T) {
 		t.Fatal("tools/call of an unknown tool succeeded")
 	}
 
+	if err := p.Sync(h.ctx); err != nil { // spans end in the background
+		t.Fatal(err)
+	}
 	var echo, unknown sdktrace.ReadOnlySpan
 	for _, sp := range rec.Ended() {
 		switch sp.Name() {
