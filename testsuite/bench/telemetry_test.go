@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,5 +117,57 @@ func tracingOverhead(b *testing.B, urls []string) {
 	b.ReportMetric(ratio(on), "ratio-sampled-%")
 	if ratio(on) > 100*targetTracingRatio {
 		b.Logf("sampling 1 costs %.1f%% of the untraced round trip, over the target %.0f%%", ratio(on), 100*targetTracingRatio)
+	}
+}
+
+// throughputClients is how many sessions BenchmarkTracingThroughput keeps
+// busy at once: enough to saturate the 2 cores.
+const throughputClients = 8
+
+// BenchmarkTracingThroughput measures the broker's throughput under load,
+// per telemetry mode (one sub-benchmark each: off, sampling 0, sampling
+// 1): throughputClients sessions of a 2025-11-25 client each make
+// translated tools/call round trips to the 2024-11-05 demo server, back
+// to back, until b.N calls are made in all; calls/s is the rate. With the
+// machine saturated, it is the whole CPU cost of telemetry that shows,
+// the work done off the message path included.
+func BenchmarkTracingThroughput(b *testing.B) {
+	demo := startDemo(b, schemas.V20241105)
+	for _, mode := range telemetryModes {
+		b.Run(mode, func(b *testing.B) {
+			tel, shutdown, err := newTelemetry(mode)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(shutdown)
+			br := startBroker(b, demo.URL, brokerOptions{telemetry: tel})
+			ctx := asClient(b.Context())
+			clients := make([]*rawClient, throughputClients)
+			for i := range clients {
+				clients[i] = openPath(b, ctx, path{"broker/" + mode, br.URL, schemas.V20251125}, warmupCalls)
+			}
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			errs := make(chan error, len(clients))
+			b.ResetTimer()
+			start := time.Now()
+			for _, c := range clients {
+				go func() {
+					for left.Add(-1) >= 0 {
+						if err := c.callEcho(ctx); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range clients {
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+		})
 	}
 }
