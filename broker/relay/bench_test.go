@@ -52,6 +52,57 @@ func autoServer(ctx context.Context, conn transport.Conn, rev schemas.Revision) 
 	}
 }
 
+// The tools/call requests of the benchmarks: plain, and with a _meta
+// (which the traced relay reads and rewrites).
+var (
+	benchCall     = transport.Message{Raw: []byte(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"weather","arguments":{"city":"Paris"}}}`)}
+	benchCallMeta = transport.Message{Raw: []byte(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"weather","arguments":{"city":"Paris"},"_meta":{"progressToken":1}}}`)}
+)
+
+// benchSession starts a relay with cfg in front of an autoServer of
+// revision upstream (stopped when b ends) and initializes a session of a
+// client of revision client; it returns the context to call with.
+func benchSession(b *testing.B, cfg Config, client, upstream schemas.Revision) (context.Context, *harness) {
+	b.Helper()
+	h := start(b, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := make(chan error, 1)
+	go func() { srv <- autoServer(ctx, h.server.conn, upstream) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-srv; err != nil {
+			b.Errorf("server: %v", err)
+		}
+	})
+	h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"` + client.String() +
+		`","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
+	h.client.recv()
+	h.client.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	return ctx, h
+}
+
+// relayedAnswer accepts a relayed tools/call answer of autoServer.
+func relayedAnswer(raw []byte) bool { return len(raw) >= 40 && raw[len(raw)-2] == '}' }
+
+// loopCalls is the benchmark loop: one round trip of req through h's
+// relay per iteration, whose answer ok must accept.
+func loopCalls(b *testing.B, ctx context.Context, h *harness, req transport.Message, ok func([]byte) bool) {
+	b.Helper()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := h.client.conn.Send(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		m, err := h.client.conn.Recv(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !ok(m.Raw) {
+			b.Fatalf("unexpected answer %s", m.Raw)
+		}
+	}
+}
+
 // BenchmarkRelay measures one tools/call round trip through the relay
 // over the in-memory pipe: client -> relay -> server -> relay -> client.
 func BenchmarkRelay(b *testing.B) {
@@ -69,34 +120,8 @@ func BenchmarkRelay(b *testing.B) {
 				if validate {
 					cfg.Validator = testValidator(b)
 				}
-				h := start(b, cfg)
-				ctx, cancel := context.WithCancel(context.Background())
-				srv := make(chan error, 1)
-				go func() { srv <- autoServer(ctx, h.server.conn, bc.upstream) }()
-				b.Cleanup(func() {
-					cancel()
-					if err := <-srv; err != nil {
-						b.Errorf("server: %v", err)
-					}
-				})
-				h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"` + bc.client.String() +
-					`","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
-				h.client.recv()
-				h.client.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-				req := transport.Message{Raw: []byte(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"weather","arguments":{"city":"Paris"}}}`)}
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := h.client.conn.Send(ctx, req); err != nil {
-						b.Fatal(err)
-					}
-					m, err := h.client.conn.Recv(ctx)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(m.Raw) < 40 || m.Raw[len(m.Raw)-2] != '}' {
-						b.Fatalf("unexpected answer %s", m.Raw)
-					}
-				}
+				ctx, h := benchSession(b, cfg, bc.client, bc.upstream)
+				loopCalls(b, ctx, h, benchCall, relayedAnswer)
 			})
 		}
 	}
@@ -154,33 +179,8 @@ func BenchmarkRelayTelemetry(b *testing.B) {
 			if !bc.off {
 				cfg.Telemetry = provider(b, bc.tracing, bc.ratio, bc.meter)
 			}
-			h := start(b, cfg)
-			ctx, cancel := context.WithCancel(context.Background())
-			srv := make(chan error, 1)
-			go func() { srv <- autoServer(ctx, h.server.conn, schemas.V20241105) }()
-			b.Cleanup(func() {
-				cancel()
-				if err := <-srv; err != nil {
-					b.Errorf("server: %v", err)
-				}
-			})
-			h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
-			h.client.recv()
-			h.client.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-			req := transport.Message{Raw: []byte(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"weather","arguments":{"city":"Paris"},"_meta":{"progressToken":1}}}`)}
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := h.client.conn.Send(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-				m, err := h.client.conn.Recv(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(m.Raw) < 40 || m.Raw[len(m.Raw)-2] != '}' {
-					b.Fatalf("unexpected answer %s", m.Raw)
-				}
-			}
+			ctx, h := benchSession(b, cfg, schemas.V20251125, schemas.V20241105)
+			loopCalls(b, ctx, h, benchCallMeta, relayedAnswer)
 		})
 	}
 }

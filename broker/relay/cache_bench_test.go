@@ -76,19 +76,7 @@ func BenchmarkCacheToolsList(b *testing.B) {
 			h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
 			h.client.recv()
 			req := transport.Message{Raw: []byte(`{"jsonrpc":"2.0","id":"l","method":"tools/list","params":{}}`)}
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := h.client.conn.Send(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-				m, err := h.client.conn.Recv(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if !strings.Contains(string(m.Raw), `"tool19"`) {
-					b.Fatalf("unexpected answer %s", m.Raw)
-				}
-			}
+			loopCalls(b, ctx, h, req, func(raw []byte) bool { return strings.Contains(string(raw), `"tool19"`) })
 			b.StopTimer()
 			cancel()
 			if err := <-srv; err != nil {
