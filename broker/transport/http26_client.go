@@ -260,11 +260,11 @@ func (c *http26ClientConn) Send(ctx context.Context, m Message) error {
 	c.pending[x.key] = x
 	c.wg.Add(1)
 	c.mu.Unlock()
-	go func() {
+	c.opts.Workers.Go(func() {
 		defer c.wg.Done()
 		defer cancelReq()
 		c.post(req, x)
-	}()
+	})
 
 	select {
 	case err := <-x.first:

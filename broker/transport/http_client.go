@@ -42,6 +42,10 @@ type ClientOptions struct {
 	MaxReconnects int
 	// Logger receives diagnostics. Nil means [slog.Default].
 	Logger *slog.Logger
+	// Workers, when set, runs the POST exchanges on reused goroutines
+	// (share one between the Conns of a process); nil starts a goroutine
+	// per exchange.
+	Workers *Workers
 }
 
 // withDefaults returns a copy of o (which may be nil) with its defaults
@@ -379,11 +383,11 @@ func (c *httpClientConn) Send(ctx context.Context, m Message) error {
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
-	go func() {
+	c.opts.Workers.Go(func() {
 		defer c.wg.Done()
 		defer cancelReq()
 		c.post(req, x)
-	}()
+	})
 
 	var sent <-chan struct{}
 	if len(x.ids) > 0 && !x.isInit {

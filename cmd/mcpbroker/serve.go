@@ -28,6 +28,10 @@ import (
 	"github.com/mcpbroker/mcpbroker/schemas"
 )
 
+// upstreamWorkerIdle is how long a goroutine of the upstream POST
+// exchanges waits, idle, for the next exchange before it exits.
+const upstreamWorkerIdle = 30 * time.Second
+
 // serveConfig is the configuration of `mcpbroker serve`, from flags, a
 // YAML file (--config) and MCPBROKER_* environment variables, in viper's
 // order of precedence (flag > env > file > default).
@@ -321,8 +325,9 @@ func upstreamStarter(cfg serveConfig, logger *slog.Logger) (start, legacyStart u
 	}
 	// LazyGET: an upstream Streamable HTTP session opens its GET stream
 	// only once the client listens (an idle session without a listening
-	// client holds no upstream stream).
-	opts := &transport.ClientOptions{Logger: logger, LazyGET: true}
+	// client holds no upstream stream). Workers: the POST exchanges of all
+	// upstream sessions run on shared, reused goroutines.
+	opts := &transport.ClientOptions{Logger: logger, LazyGET: true, Workers: transport.NewWorkers(upstreamWorkerIdle)}
 	if opts.HTTPClient, err = upstreamHTTPClient(cfg.UpstreamOAuthConfig, cfg.UpstreamURL != "" || cfg.UpstreamSSEURL != "", logger); err != nil {
 		return nil, nil, "", false, err
 	}

@@ -281,9 +281,10 @@ func brokerServe(upstreamURL string, opts brokerOptions) (func(context.Context, 
 		return nil, err
 	}
 	cfg := relay.Config{Validator: v, Logger: discard, ClientValidation: relay.Strict, ServerValidation: relay.Warn, Telemetry: opts.telemetry}
-	// LazyGET as serve sets it: the upstream GET stream opens when the
-	// client opens its own.
-	copts := &transport.ClientOptions{Logger: discard, DisableGET: opts.noUpstreamGET, LazyGET: true}
+	// LazyGET and Workers as serve sets them: the upstream GET stream
+	// opens when the client opens its own; the POST exchanges run on
+	// reused goroutines.
+	copts := &transport.ClientOptions{Logger: discard, DisableGET: opts.noUpstreamGET, LazyGET: true, Workers: transport.NewWorkers(30 * time.Second)}
 	dial := func(ctx context.Context) (transport.Conn, error) {
 		return transport.DialHTTP(ctx, upstreamURL, copts)
 	}
