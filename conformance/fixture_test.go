@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +17,7 @@ import (
 	"github.com/mcpbroker/mcpbroker/conformance"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/testsuite/demo"
+	"github.com/mcpbroker/mcpbroker/testsuite/demo/demotest"
 )
 
 // The fixture server of the self-tests is the demo server of
@@ -191,18 +191,7 @@ type httpFault struct {
 // proxy's MCP URL.
 func httpTarget(t *testing.T, rev schemas.Revision, f httpFault) *conformance.Target {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		demo.ServeHTTP(ctx, rev, ln, demo.WithValidator(sharedValidator(t)))
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	up, _ := url.Parse("http://" + ln.Addr().String())
+	up, _ := url.Parse("http://" + demotest.Serve(t, rev, demo.WithValidator(sharedValidator(t))))
 	rp := httputil.NewSingleHostReverseProxy(up)
 	rp.FlushInterval = -1
 	rp.ErrorLog = log.New(io.Discard, "", 0)
@@ -238,18 +227,8 @@ func httpTarget(t *testing.T, rev schemas.Revision, f httpFault) *conformance.Ta
 // transport on 127.0.0.1.
 func sseTarget(t *testing.T) *conformance.Target {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		demo.ServeHTTP(ctx, schemas.V20241105, ln, demo.WithValidator(sharedValidator(t)))
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return &conformance.Target{Kind: conformance.KindSSE, URL: "http://" + ln.Addr().String() + demo.PathSSE}
+	addr := demotest.Serve(t, schemas.V20241105, demo.WithValidator(sharedValidator(t)))
+	return &conformance.Target{Kind: conformance.KindSSE, URL: "http://" + addr + demo.PathSSE}
 }
 
 // paramString returns a string param of the request.

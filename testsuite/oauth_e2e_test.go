@@ -2,11 +2,9 @@ package testsuite
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/mcpbroker/mcpbroker/testsuite/authserver"
 	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
 	"github.com/mcpbroker/mcpbroker/testsuite/demo"
+	"github.com/mcpbroker/mcpbroker/testsuite/demo/demotest"
 )
 
 // oauthUpstream is the revision of the protected demo server.
@@ -187,20 +186,8 @@ func Test4A1UpstreamOAuthSwitchAS(t *testing.T) {
 	as1, as2 := startAS(t), startAS(t)
 	var issuer atomic.Value
 	issuer.Store(as1.URL)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	rev, _ := schemas.ParseRevision(oauthUpstream)
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := demo.ServeHTTP(ctx, rev, ln, demo.WithLogger(testLogger(t)), demo.WithTokenIssuer(func() string { return issuer.Load().(string) })); err != nil {
-			t.Errorf("demo: %v", err)
-		}
-	})
-	t.Cleanup(func() { stop(); wg.Wait() })
-	demoURL := "http://" + ln.Addr().String() + demo.PathMCP
+	demoURL := "http://" + demotest.Serve(t, rev, demo.WithLogger(testLogger(t)), demo.WithTokenIssuer(func() string { return issuer.Load().(string) })) + demo.PathMCP
 	addr := brokerproc.Serve(t, bin, nil, "--upstream-url", demoURL, "--upstream-oauth", "on")
 
 	v, err := sharedValidator()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -21,6 +20,7 @@ import (
 	"github.com/mcpbroker/mcpbroker/conformance"
 	"github.com/mcpbroker/mcpbroker/schemas"
 	"github.com/mcpbroker/mcpbroker/testsuite/demo"
+	"github.com/mcpbroker/mcpbroker/testsuite/demo/demotest"
 )
 
 // childEnv makes the test binary run `demo-server --revision <value>` on
@@ -95,21 +95,11 @@ func runConformanceCLI(t *testing.T, args ...string) (int, string) {
 // proxy that rewrites responses, and returns its MCP URL.
 func demoHTTP(t *testing.T, rev schemas.Revision, rewrite func(*http.Response) error) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		demo.ServeHTTP(ctx, rev, ln)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	addr := demotest.Serve(t, rev)
 	if rewrite == nil {
-		return "http://" + ln.Addr().String() + demo.PathMCP
+		return "http://" + addr + demo.PathMCP
 	}
-	up, _ := url.Parse("http://" + ln.Addr().String())
+	up, _ := url.Parse("http://" + addr)
 	rp := httputil.NewSingleHostReverseProxy(up)
 	rp.FlushInterval = -1
 	rp.ModifyResponse = rewrite
