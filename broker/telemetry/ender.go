@@ -18,7 +18,8 @@ import (
 //
 // The goroutine matters as much as the batching: the relay answers an
 // upstream response on the goroutine of the HTTP exchange that carried
-// it, a new one per POST, whose stack starts small; the SDK's deep calls
+// it, whose stack may be new and small (one goroutine per POST, unless
+// the transport reuses them: transport.Workers); the SDK's deep calls
 // made that stack grow (and be copied) on every call, which cost more CPU
 // than the spans themselves. The ender's stack grows once.
 //
