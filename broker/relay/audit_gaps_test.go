@@ -1,11 +1,7 @@
 package relay
 
 import (
-	"net/http"
 	"testing"
-
-	"github.com/mcpbroker/mcpbroker/broker/transport"
-	"github.com/mcpbroker/mcpbroker/schemas"
 )
 
 // TestAuditHandshakeFailure: a failed upstream handshake answers the
@@ -55,16 +51,7 @@ func TestAuditTaskErrors(t *testing.T) {
 // arguments cannot be mirrored into Mcp-Param headers (4.T5) is recorded.
 func TestAuditToolHeaderRefusal(t *testing.T) {
 	log, a := newAuditLog(t)
-	up := &headerConn{carries: true, sent: map[string]http.Header{}}
-	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: schemas.V20260728, Audit: a},
-		withWrapUp(func(c transport.Conn) transport.Conn {
-			up.Conn = c
-			return up
-		}))
-	h.client.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`)
-	d := h.server.recvObj()
-	h.server.send(`{"jsonrpc":"2.0","id":` + str(d["id"]) + `,"result":{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"ttlMs":0,"cacheScope":"private"}}`)
-	h.client.recvObj()
+	h, _ := startStatelessWith(t, Config{Audit: a}, true)
 	h.client.send(`{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"route","arguments":{"region":7}}}`)
 	answerList(t, h, h.server.recvObj(), "", routeTool("Region", "Priority", "Urgent"))
 	wantEq(t, "refused", errorCode(h.client.recvObj()), `-32602`)

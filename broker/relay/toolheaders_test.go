@@ -65,8 +65,16 @@ const plainTool = `{"name":"echo","inputSchema":{"type":"object","properties":{"
 // (carrying headers or not) and completes its handshake.
 func startStateless(t *testing.T, carries bool) (*harness, *headerConn) {
 	t.Helper()
+	return startStatelessWith(t, Config{}, carries)
+}
+
+// startStatelessWith is startStateless with cfg (its Validator and
+// UpstreamRevision set here).
+func startStatelessWith(t *testing.T, cfg Config, carries bool) (*harness, *headerConn) {
+	t.Helper()
+	cfg.Validator, cfg.UpstreamRevision = testValidator(t), schemas.V20260728
 	up := &headerConn{carries: carries, sent: map[string]http.Header{}}
-	h := start(t, Config{Validator: testValidator(t), UpstreamRevision: schemas.V20260728}, withWrapUp(func(c transport.Conn) transport.Conn {
+	h := start(t, cfg, withWrapUp(func(c transport.Conn) transport.Conn {
 		up.Conn = c
 		return up
 	}))
