@@ -268,19 +268,27 @@ func jsonrpcScenarios(all []schemas.Revision) []Scenario {
 	}
 }
 
+// uniqueNames fails t for each of the n names (name(i)) a list method
+// lists more than once.
+func uniqueNames(t *T, method, what string, n int, name func(int) string) {
+	seen := make(map[string]bool, n)
+	for i := range n {
+		if nm := name(i); seen[nm] {
+			t.Fail("%s lists %s %q twice", method, what, nm)
+		} else {
+			seen[nm] = true
+		}
+	}
+}
+
 func toolScenarios(all []schemas.Revision) []Scenario {
 	return []Scenario{
 		{
 			ID: "tools/list", Title: "tools/list lists tools with unique names",
 			Spec: "server/tools", Severity: Must, Revisions: all, Transport: AnyTransport,
 			Run: func(ctx context.Context, t *T) {
-				seen := map[string]bool{}
-				for _, tl := range listTools(ctx, t) {
-					if seen[tl.Name] {
-						t.Fail("tools/list lists tool %q twice", tl.Name)
-					}
-					seen[tl.Name] = true
-				}
+				tools := listTools(ctx, t)
+				uniqueNames(t, "tools/list", "tool", len(tools), func(i int) string { return tools[i].Name })
 			},
 		},
 		{
@@ -523,13 +531,8 @@ func promptScenarios(all []schemas.Revision) []Scenario {
 			ID: "prompts/list", Title: "prompts/list lists prompts with unique names",
 			Spec: "server/prompts", Severity: Must, Revisions: all, Transport: AnyTransport,
 			Run: func(ctx context.Context, t *T) {
-				seen := map[string]bool{}
-				for _, p := range listPrompts(ctx, t) {
-					if seen[p.Name] {
-						t.Fail("prompts/list lists prompt %q twice", p.Name)
-					}
-					seen[p.Name] = true
-				}
+				ps := listPrompts(ctx, t)
+				uniqueNames(t, "prompts/list", "prompt", len(ps), func(i int) string { return ps[i].Name })
 			},
 		},
 		{

@@ -148,36 +148,35 @@ func mediaType(v string) string {
 	return strings.ToLower(strings.TrimSpace(mt))
 }
 
+// refusedPost is a scenario that POSTs a request with header set to
+// value and expects a 4xx (want names the usual status).
+func refusedPost(header, value, want string) func(context.Context, *T) {
+	return func(ctx context.Context, t *T) {
+		_, b, h, done := probe(ctx, t, 2)
+		defer done()
+		resp, rb := t.Post(ctx, b, with(h, header, value))
+		if resp.StatusCode/100 != 4 {
+			t.Fail("POST with %s: %s: HTTP %d, want %s: %s", header, value, resp.StatusCode, want, clip(rb))
+		}
+	}
+}
+
 func httpScenarios() []Scenario {
 	return []Scenario{
 		{
 			ID: "http/accept-required", Title: "a POST whose Accept admits neither application/json nor text/event-stream is refused (406)",
 			Spec: "basic/transports", Severity: Should, Revisions: from(schemas.V20250326), Transport: HTTPTransport,
-			Run: func(ctx context.Context, t *T) {
-				// The spec's MUST is on the client (its Accept lists both
-				// types); refusing a client that breaks it is what servers
-				// do (406), not what the spec demands: SHOULD.
-				_, b, h, done := probe(ctx, t, 2)
-				defer done()
-				resp, rb := t.Post(ctx, b, with(h, "Accept", "text/html"))
-				if resp.StatusCode/100 != 4 {
-					t.Fail("POST with Accept: text/html: HTTP %d, want 406 (a 4xx): %s", resp.StatusCode, clip(rb))
-				}
-			},
+			// The spec's MUST is on the client (its Accept lists both
+			// types); refusing a client that breaks it is what servers do
+			// (406), not what the spec demands: SHOULD.
+			Run: refusedPost("Accept", "text/html", "406 (a 4xx)"),
 		},
 		{
 			ID: "http/content-type-required", Title: "a POST whose Content-Type is not application/json is refused (415 or 400)",
 			Spec: "basic/transports", Severity: Should, Revisions: from(schemas.V20250326), Transport: HTTPTransport,
-			Run: func(ctx context.Context, t *T) {
-				// The body of a POST is a JSON-RPC message; the spec names
-				// no status for another Content-Type: SHOULD.
-				_, b, h, done := probe(ctx, t, 2)
-				defer done()
-				resp, rb := t.Post(ctx, b, with(h, "Content-Type", "text/plain"))
-				if resp.StatusCode/100 != 4 {
-					t.Fail("POST with Content-Type: text/plain: HTTP %d, want 415 or 400: %s", resp.StatusCode, clip(rb))
-				}
-			},
+			// The body of a POST is a JSON-RPC message; the spec names no
+			// status for another Content-Type: SHOULD.
+			Run: refusedPost("Content-Type", "text/plain", "415 or 400"),
 		},
 		{
 			ID: "http/response-content-type", Title: "the answer to a POSTed request is application/json or text/event-stream",
