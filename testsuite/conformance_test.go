@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpbroker/mcpbroker/conformance"
 	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
+	"github.com/mcpbroker/mcpbroker/testsuite/prereq"
 )
 
 var updateConformance = flag.Bool("update-conformance", false, "rewrite testdata/conformance/*.txt from the runs against the npm servers")
@@ -26,23 +27,8 @@ const npmDir = "npm"
 // pinned npm packages.
 func requireNPMServers(t *testing.T) string {
 	t.Helper()
-	missing := func(why string) {
-		msg := why + "; run `make npm-deps` to enable the conformance runs against real servers"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node not found in PATH")
-	}
-	for _, p := range []string{"node_modules/sdk-old/package.json", "node_modules/sdk-new/package.json", "node_modules/@modelcontextprotocol/server-everything/dist/index.js"} {
-		if _, err := os.Stat(filepath.Join(npmDir, p)); err != nil {
-			missing("testsuite/npm/node_modules is incomplete (" + p + ")")
-		}
-	}
-	return node
+	return prereq.NodeModules(t, "run `make npm-deps` to enable the conformance runs against real servers", npmDir,
+		"node_modules/sdk-old/package.json", "node_modules/sdk-new/package.json", "node_modules/@modelcontextprotocol/server-everything/dist/index.js")
 }
 
 // TestConformanceRealServers runs `mcpbroker conformance` (the built

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
+	"github.com/mcpbroker/mcpbroker/testsuite/prereq"
 )
 
 // The official MCP conformance suite, pinned in testsuite/official
@@ -96,11 +97,7 @@ type officialSuite struct {
 // missing prerequisite is a broken setup.
 func missingPrereq(t *testing.T, why string) {
 	t.Helper()
-	msg := why + "; run `make npm-deps` (cd testsuite/official && npm ci) to enable the official conformance suite"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	prereq.Missing(t, why, "run `make npm-deps` (cd testsuite/official && npm ci) to enable the official conformance suite")
 }
 
 // requireOfficialSuite returns the installed suite, or skips (fails under

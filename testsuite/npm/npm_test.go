@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mcpbroker/mcpbroker/testsuite/brokerproc"
+	"github.com/mcpbroker/mcpbroker/testsuite/prereq"
 )
 
 // Pinned versions; keep in sync with package.json.
@@ -82,30 +83,14 @@ type inputs struct {
 // npm packages are not installed.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	missing := func(why string) {
-		msg := why + "; run `make npm-deps` (cd testsuite/npm && npm ci) to enable the npm interop test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node not found in PATH")
-	}
-	for _, p := range []string{
+	return prereq.NodeModules(t, "run `make npm-deps` (cd testsuite/npm && npm ci) to enable the npm interop test", ".",
 		"node_modules/sdk-old/package.json",
 		"node_modules/sdk-new/package.json",
 		"node_modules/eventsource/package.json",
 		"node_modules/@modelcontextprotocol/server-everything/dist/index.js",
 		"node_modules/@modelcontextprotocol/server/package.json",
 		"node_modules/@modelcontextprotocol/client/package.json",
-	} {
-		if _, err := os.Stat(p); err != nil {
-			missing("testsuite/npm/node_modules is missing or incomplete (" + p + ")")
-		}
-	}
-	return node
+	)
 }
 
 // runClient runs client.mjs with args and decodes its summary.
